@@ -1,0 +1,205 @@
+"""The ``dogbreeds`` command line: one entry point, a subcommand per stage.
+
+Only this module parses arguments; each subcommand calls a library function. Heavy libraries (torch, timm) are
+imported inside the commands that need them, so ``dogbreeds predict`` starts instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dogbreeds import __version__
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="name the breed of photos (folders are walked)")
+    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files or folders")
+    p.add_argument("--model", help="checkpoint folder or .onnx file (default: the shipped model)")
+    p.add_argument("--top-k", type=int, default=3, help="how many breeds to list per photo (default 3)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per photo")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_predict)
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="top-1/top-5/loss on a labelled folder or a Stanford Dogs split")
+    p.add_argument("--data", required=True, help="Stanford Dogs folder or folder-per-breed tree")
+    p.add_argument("--split", choices=["train", "test"], help="official list (Stanford Dogs folders only)")
+    p.add_argument("--images", help="Stanford image folder to use: Images or crops224 (default: whichever exists)")
+    p.add_argument("--model", help="checkpoint folder or .onnx file (default: the shipped model)")
+    p.add_argument("--box-crop", type=float, metavar="MARGIN", help="crop to annotated boxes with this margin")
+    p.add_argument("--limit-per-class", type=int, help="evaluate on the first N photos of each breed")
+    p.add_argument("--json-out", type=Path, help="write the metrics as JSON")
+    p.add_argument("--predictions", type=Path, help="write per-photo predictions (.csv or .parquet)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (feature extraction: embeddings + linear head)")
+    p.add_argument("--method", choices=["features"], default="features")
+    p.add_argument("--data", required=True, help="Stanford Dogs folder or folder-per-breed tree")
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--backbone", default="tf_efficientnet_lite2", help="timm model name")
+    p.add_argument("--weights", default="auto", help="auto | packaged | hub | file:PATH")
+    p.add_argument("--split", choices=["train", "test"], help="official list (default train on Stanford folders)")
+    p.add_argument("--images", help="Stanford image folder: Images or crops224")
+    p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip augmentation / averaging")
+    p.add_argument("--prior", choices=["auto", "imagenet", "none"], default="auto")
+    p.add_argument("--l2", type=float, help="L2 strength (default: chosen on the validation split)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit-per-class", type=int, help="use the first N photos of each breed (quick runs)")
+    p.add_argument("--cache-dir", type=Path, help="embedding cache (default ~/.cache/dogbreeds or $DOGBREEDS_CACHE)")
+    p.set_defaults(func=cmd_train)
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="inspect a data folder")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    s = dsub.add_parser("summary", help="photos per breed, sizes, unreadable files with reasons")
+    s.add_argument("root", type=Path)
+    s.add_argument("--split", choices=["train", "test"])
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_data_summary)
+    v = dsub.add_parser("preview", help="a grid of augmented training samples titled with breed names")
+    v.add_argument("root", type=Path)
+    v.add_argument("--out", type=Path, default=Path("preview.png"))
+    v.add_argument("--split", choices=["train", "test"])
+    v.add_argument("--n", type=int, default=16, help="how many samples (default 16)")
+    v.add_argument("--size", type=int, default=224)
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=cmd_data_preview)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-onnx", help="export a checkpoint to ONNX for fast CPU inference")
+    p.add_argument("--model", required=True, help="checkpoint folder (model.json + model.safetensors)")
+    p.add_argument("--out", type=Path, help="ONNX file to write (default: model.onnx in the checkpoint)")
+    p.set_defaults(func=cmd_export_onnx)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dogbreeds", description="Sort dog photos by breed (120 Stanford Dogs breeds).")
+    parser.add_argument("--version", action="version", version=f"dogbreeds {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is going on")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_predict, _add_evaluate, _add_train, _add_data, _add_export):
+        add(sub)
+    return parser
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from dogbreeds.data.images import iter_image_files
+    from dogbreeds.predict import Predictor
+    from dogbreeds.report_text import print_predictions
+
+    paths = iter_image_files(args.photos)
+    if not paths:
+        raise SystemExit(f"no photos found in {' '.join(args.photos)}")
+    predictions = list(Predictor(args.model).predict_paths(paths, top_k=args.top_k, batch_size=args.batch_size))
+    if args.json:
+        print(json.dumps([p.to_dict() for p in predictions], indent=2, ensure_ascii=False))
+    else:
+        print_predictions(predictions)
+    return 0 if any(p.error is None for p in predictions) else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dogbreeds.checkpoint import write_json_atomic
+    from dogbreeds.evaluate import evaluate, write_predictions
+
+    result = evaluate(
+        args.data,
+        model=args.model,
+        split=args.split,
+        images=args.images,
+        box_margin=args.box_crop,
+        limit_per_class=args.limit_per_class,
+        batch_size=args.batch_size,
+    )
+    m = result.metrics
+    print(f"top-1 {m['top1']:.2%}  top-5 {m['top5']:.2%}  loss {m['loss']:.4f}  n {m['n']}  unreadable {m['unreadable']}")
+    for path, why in result.errors.items():
+        print(f"  unreadable: {path}: {why}", file=sys.stderr)
+    if args.json_out:
+        write_json_atomic(args.json_out, m)
+    if args.predictions:
+        write_predictions(result.rows, args.predictions)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dogbreeds.train_features import FeaturesConfig, train_features
+
+    cfg = FeaturesConfig(
+        data=args.data,
+        out=args.out,
+        backbone=args.backbone,
+        weights=args.weights,
+        split=args.split,
+        images=args.images,
+        flip=args.flip,
+        prior=args.prior,
+        l2=args.l2,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        limit_per_class=args.limit_per_class,
+    )
+    card = train_features(cfg, cache_root=args.cache_dir)
+    t, v = card.training, card.metrics["val"]
+    print(
+        f"trained {card.backbone} head on {t['n_train'] + t['n_val']} photos: val top-1 {v['top1']:.2%} "
+        f"(prior {t['chosen_prior']}, l2 {t['chosen_l2']:g}, T {card.temperature:.3f}); "
+        f"embedding {t['seconds_embedding']} s, fitting {t['seconds_fitting']} s -> {args.out}"
+    )
+    return 0
+
+
+def cmd_data_summary(args: argparse.Namespace) -> int:
+    from dogbreeds.data.summary import print_summary, summarise
+
+    summary = summarise(args.root, args.split)
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def cmd_data_preview(args: argparse.Namespace) -> int:
+    from dogbreeds.data.preview import preview_grid
+
+    out = preview_grid(args.root, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from dogbreeds.rebuild import export_checkpoint
+
+    out = export_checkpoint(Path(args.model), args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from dogbreeds.breeds import UnknownBreedError
+    from dogbreeds.data.split import TooFewPhotosError
+
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, UnknownBreedError, TooFewPhotosError, ModuleNotFoundError, ValueError, RuntimeError) as err:
+        print(f"dogbreeds {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Image loading that never stops a run.
+
+Every photo, whatever its format or state, comes back either as an RGB ``PIL.Image`` or as an
+:class:`UnreadableImage` error carrying a one-line reason. Callers skip and log; nothing raises out of a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageFile, ImageOps
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif"})
+# A decompression bomb is refused above this many pixels (a 16k x 12k photo passes; a 100k x 100k PNG does not).
+MAX_PIXELS = 200_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Truncated JPEGs are refused rather than half-grey: a silent grey bottom half would be a wrong prediction.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_heif_registered: bool | None = None
+
+
+class UnreadableImage(Exception):
+    """A file that is not a usable photo; ``str(err)`` is the reason shown to the user."""
+
+
+def _register_heif() -> bool:
+    """Register HEIC/HEIF support once, lazily (pillow-heif is optional and costs startup time)."""
+    global _heif_registered
+    if _heif_registered is None:
+        try:
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()
+            _heif_registered = True
+        except ImportError:
+            _heif_registered = False
+    return _heif_registered
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def load_rgb(path: str | os.PathLike[str], *, min_size: int | None = None) -> Image.Image:
+    """Open any photo as an upright RGB image.
+
+    Args:
+        path: the file.
+        min_size: when given, big JPEGs are decoded at a reduced scale (Pillow ``draft``) whose shorter side is
+            still at least this many pixels: a 4000x3000 photo headed for a 292 px resize decodes ~8x faster.
+
+    Raises:
+        UnreadableImage: empty, truncated, corrupt, non-image, too large, or unreadable (permissions, vanished).
+    """
+    path = Path(path)
+    if path.suffix.lower() in {".heic", ".heif"}:
+        _register_heif()
+    try:
+        if path.stat().st_size == 0:
+            raise UnreadableImage("empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if min_size and img.format == "JPEG":
+                    w, h = img.size
+                    scale = min(w, h) / min_size
+                    if scale >= 2:
+                        img.draft("RGB", (max(1, int(w / scale)), max(1, int(h / scale))))
+                img.seek(0)  # first frame of a GIF or other multi-frame file
+                img.load()
+                return _to_upright_rgb(img)
+    except UnreadableImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise UnreadableImage(f"too many pixels (decompression-bomb guard): {err}") from None
+    except FileNotFoundError:
+        raise UnreadableImage("file vanished or does not exist") from None
+    except PermissionError:
+        raise UnreadableImage("permission denied") from None
+    except IsADirectoryError:
+        raise UnreadableImage("is a directory") from None
+    except Image.UnidentifiedImageError:
+        hint = "" if is_image_path(path) else " (not an image file)"
+        if path.suffix.lower() in {".heic", ".heif"} and not _heif_registered:
+            hint = " (HEIC support needs: pip install pillow-heif)"
+        raise UnreadableImage(f"not a readable image{hint}") from None
+    except OSError as err:
+        raise UnreadableImage(f"corrupt or truncated image: {err}") from None
+    except (ValueError, SyntaxError, EOFError) as err:  # Pillow raises these on some malformed headers
+        raise UnreadableImage(f"corrupt image: {err}") from None
+
+
+def _to_upright_rgb(img: Image.Image) -> Image.Image:
+    """Apply EXIF orientation and convert any mode (RGBA, LA, P, L, I;16, CMYK...) to RGB."""
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception as err:  # a broken EXIF block must not lose the photo
+        log.debug("ignoring broken EXIF orientation: %s", err)
+    if img.mode == "RGB":
+        return img
+    if img.mode in {"I;16", "I;16B", "I;16L", "I"}:
+        # 16/32-bit greyscale: scale to 8 bits instead of clipping everything above 255 to white.
+        import numpy as np
+
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        return Image.fromarray((arr / top * 255).clip(0, 255).astype("uint8"), "L").convert("RGB")
+    if img.mode in {"RGBA", "LA", "PA"} or (img.mode == "P" and "transparency" in img.info):
+        # Composite on white: transparent regions of cut-out dog photos would otherwise turn black.
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def iter_image_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and folders (walked recursively, sorted, hidden files skipped) into a list of photo paths.
+
+    Files named explicitly are kept whatever their suffix, so the user hears why a file was unreadable.
+    Symlink loops are not followed twice.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            seen: set[tuple[int, int]] = set()
+            for root, dirs, files in os.walk(p, followlinks=True):
+                st = os.stat(root)
+                if (st.st_dev, st.st_ino) in seen:
+                    dirs[:] = []
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                out.extend(Path(root) / f for f in sorted(files) if is_image_path(Path(f)))
+        else:
+            out.append(p)
+    return out

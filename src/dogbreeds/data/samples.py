@@ -1,0 +1,59 @@
+"""The vocabulary shared by every data source: a labelled photo and a labelled collection."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dogbreeds.breeds import BREED_IDS
+
+Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in the annotation's pixel frame
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One photo and its breed (index into :data:`BREED_IDS`), with its annotated box when one is known."""
+
+    path: Path
+    label: int
+    box: Box | None = None
+    box_frame: tuple[int, int] | None = None  # (width, height) the box coordinates refer to
+
+    @property
+    def breed_id(self) -> str:
+        return BREED_IDS[self.label]
+
+
+@dataclass
+class SampleSet:
+    """A named list of samples, e.g. the official train list or a user's folder tree."""
+
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def counts(self) -> Counter[int]:
+        return Counter(s.label for s in self.samples)
+
+    def fingerprint(self) -> str:
+        """A short hash of the (relative path, label) list: which photos a model saw, without hashing pixels."""
+        h = hashlib.sha256()
+        for s in sorted(self.samples, key=lambda s: (s.label, s.path.name)):
+            h.update(f"{s.path.parent.name}/{s.path.name}\t{s.label}\n".encode())
+        return h.hexdigest()[:16]
+
+    def limit_per_class(self, n: int | None) -> SampleSet:
+        """Keep the first ``n`` photos of each breed (a quick-run option); ``None`` keeps all."""
+        if n is None:
+            return self
+        kept: Counter[int] = Counter()
+        out = []
+        for s in self.samples:
+            if kept[s.label] < n:
+                kept[s.label] += 1
+                out.append(s)
+        return SampleSet(f"{self.name}[:{n}/breed]", out)

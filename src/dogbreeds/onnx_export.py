@@ -1,0 +1,62 @@
+"""Export to ONNX: the backbone alone (for fast feature extraction) or backbone + breed head (the shipped model).
+
+Every exported graph takes ``images`` (N x 3 x S x S, normalised by the card's preprocessing) and returns
+``features`` (pooled embedding) and ``imagenet_logits`` (the backbone's own 1000-way head, which says "dog or
+not"); a model with a breed head adds ``breed_logits`` (N x 120, before temperature).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+OPSET = 17
+
+
+def _wrapper(backbone: torch.nn.Module, head: torch.nn.Module | None) -> torch.nn.Module:
+    import torch
+
+    class Exported(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone, self.head = backbone, head
+
+        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            feats = self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
+            imagenet = self.backbone.get_classifier()(feats)
+            if self.head is None:
+                return feats, imagenet
+            return feats, imagenet, self.head(feats)
+
+    return Exported().eval()
+
+
+def export_onnx(backbone: torch.nn.Module, head: torch.nn.Module | None, input_size: int, out: Path) -> Path:
+    """Write the graph to ``out`` atomically (a killed export never leaves a half file that looks valid)."""
+    import torch
+
+    model = _wrapper(backbone, head)
+    names = ["features", "imagenet_logits"] + (["breed_logits"] if head is not None else [])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    dummy = torch.zeros(2, 3, input_size, input_size)
+    # The TorchScript exporter is deprecated but exact and fast for these CNNs; its notices are noise to a user.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(tmp),
+            input_names=["images"],
+            output_names=names,
+            dynamic_axes={"images": {0: "batch"}, **{n: {0: "batch"} for n in names}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    os.replace(tmp, out)
+    return out

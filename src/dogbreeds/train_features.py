@@ -1,0 +1,163 @@
+"""``dogbreeds train --method features``: frozen-backbone embeddings + a linear head, end to end.
+
+Raw photos -> cached embeddings -> head chosen on a stratified validation split -> temperature -> refit on all
+training photos -> a self-describing checkpoint with its ONNX model, ready for ``predict``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dogbreeds.breeds import IMAGENET_INDICES, NUM_BREEDS
+from dogbreeds.checkpoint import ONNX_NAME, ModelCard, save_card, save_weights
+from dogbreeds.data.folders import load_samples
+from dogbreeds.data.split import stratified_split
+from dogbreeds.features import BackboneSpec, Embeddings, embed_samples, weights_digest
+from dogbreeds.head import L2_GRID, LinearHead, classification_metrics, fit_linear_head, fit_temperature
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeaturesConfig:
+    """Settings of a feature-extraction run (written into the model card)."""
+
+    data: str
+    out: str
+    backbone: str = "tf_efficientnet_lite2"
+    weights: str | None = "auto"
+    split: str | None = None  # official list of a Stanford folder; None = "train" there, all photos elsewhere
+    images: str | None = None  # Stanford image folder (Images or crops224); None = whichever exists
+    flip: bool = True  # flip-average embeddings at evaluation, and train on both views
+    prior: str = "auto"  # "imagenet" (pull towards the backbone's own breed rows), "none", or "auto" (val picks)
+    l2: float | None = None  # None = chosen on the validation split from L2_GRID
+    val_fraction: float = 0.1
+    seed: int = 0
+    limit_per_class: int | None = None
+    box_margin: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.prior not in ("auto", "imagenet", "none"):
+            raise ValueError(f"prior must be auto, imagenet or none, not {self.prior!r}")
+
+
+def _imagenet_prior(backbone: str, weights: str | None) -> tuple[LinearHead | None, object]:
+    """The backbone (for export) and its ImageNet classifier rows of the 120 breeds."""
+    from dogbreeds.backbones import create_backbone
+
+    model = create_backbone(backbone, weights=weights)
+    fc = model.get_classifier()
+    if getattr(fc, "out_features", 0) != 1000:
+        return None, model
+    rows = list(IMAGENET_INDICES)
+    return LinearHead(fc.weight.detach().numpy()[rows].copy(), fc.bias.detach().numpy()[rows].copy()), model
+
+
+def _train_view(emb: Embeddings) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows: each photo, plus its mirror image when flips were computed (free augmentation)."""
+    if emb.flipped is None:
+        return emb.features, emb.labels
+    return np.concatenate([emb.features, emb.flipped]), np.concatenate([emb.labels, emb.labels])
+
+
+def select_head(
+    train: Embeddings, val: Embeddings, priors: dict[str, LinearHead | None], l2_grid: tuple[float, ...]
+) -> tuple[str, float, list[dict[str, float]]]:
+    """Try every (prior, l2) on the validation split; best top-1, then lowest loss."""
+    x, y = _train_view(train)
+    trials = []
+    for prior_name, prior in priors.items():
+        for l2 in l2_grid:
+            head = fit_linear_head(x, y, num_classes=NUM_BREEDS, l2=l2, prior=prior)
+            m = classification_metrics(head.logits(val.averaged), val.labels)
+            trials.append({"prior": prior_name, "l2": l2, **m})
+            log.info("prior=%s l2=%g val top1=%.4f loss=%.4f", prior_name, l2, m["top1"], m["loss"])
+    best = max(trials, key=lambda t: (t["top1"], -t["loss"]))
+    return str(best["prior"]), float(best["l2"]), trials
+
+
+def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> ModelCard:
+    """Run the whole feature-extraction recipe and write the checkpoint to ``cfg.out``."""
+    from dogbreeds.backbones import backbone_preprocess, weights_source
+
+    started = time.perf_counter()
+    data = load_samples(cfg.data, cfg.split, images=cfg.images).limit_per_class(cfg.limit_per_class)
+    train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    prior, backbone = _imagenet_prior(cfg.backbone, cfg.weights)
+    preprocess = backbone_preprocess(backbone)
+    spec = BackboneSpec(cfg.backbone, weights_digest(backbone), preprocess, flip=cfg.flip, box_margin=cfg.box_margin)
+    emb = embed_samples(data.samples, spec, backbone, cache_root=cache_root, desc=f"embedding ({cfg.backbone})")
+    embedded_at = time.perf_counter()
+    index = {p: i for i, p in enumerate(emb.paths)}
+    train, val = (_subset(emb, [index[s.path] for s in part.samples if s.path in index]) for part in (train_set, val_set))
+
+    priors = {"imagenet": prior, "none": None} if cfg.prior == "auto" else {cfg.prior: prior if cfg.prior == "imagenet" else None}
+    priors = {k: v for k, v in priors.items() if not (k == "imagenet" and v is None)} or {"none": None}
+    grid = (cfg.l2,) if cfg.l2 is not None else L2_GRID
+    prior_name, l2, trials = select_head(train, val, priors, grid)
+    chosen_prior = priors[prior_name]
+    held_out = fit_linear_head(*_train_view(train), num_classes=NUM_BREEDS, l2=l2, prior=chosen_prior)
+    val_logits = held_out.logits(val.averaged)
+    temperature = fit_temperature(val_logits, val.labels)
+    val_metrics = classification_metrics(val_logits, val.labels)
+    head = fit_linear_head(*_train_view(emb), num_classes=NUM_BREEDS, l2=l2, prior=chosen_prior)
+    fitted_at = time.perf_counter()
+
+    out = Path(cfg.out)
+    card = ModelCard(
+        model="features-head",
+        backbone=cfg.backbone,
+        backbone_weights=weights_source(cfg.backbone, cfg.weights),
+        preprocess=preprocess,
+        model_args={"in_features": int(emb.features.shape[1]), "flip_average": cfg.flip},
+        temperature=temperature,
+        metrics={"val": val_metrics, "val_trials": trials},
+        training={
+            **asdict(cfg),
+            "chosen_prior": prior_name,
+            "chosen_l2": l2,
+            "n_train": len(train.labels),
+            "n_val": len(val.labels),
+            "unreadable": emb.errors,
+            "seconds_embedding": round(embedded_at - started, 1),
+            "seconds_fitting": round(fitted_at - embedded_at, 1),
+        },
+        data_fingerprint=data.fingerprint(),
+    )
+    save_head_checkpoint(card, head, backbone, out)
+    return card
+
+
+def _subset(emb: Embeddings, rows: list[int]) -> Embeddings:
+    return Embeddings(
+        emb.features[rows],
+        emb.labels[rows],
+        [emb.paths[i] for i in rows],
+        {},
+        None if emb.flipped is None else emb.flipped[rows],
+    )
+
+
+def save_head_checkpoint(card: ModelCard, head: LinearHead, backbone: object, out: Path) -> None:
+    """Write ``model.safetensors`` (backbone + head), ``model.json`` and ``model.onnx``.
+
+    The backbone's weights are saved too, although most come from a package: a checkpoint must rebuild the same
+    model years later, from a different machine, whatever happened to the weights file it started from.
+    """
+    import torch
+
+    from dogbreeds.onnx_export import export_onnx
+
+    linear = torch.nn.Linear(head.weight.shape[1], head.weight.shape[0])
+    with torch.no_grad():
+        linear.weight.copy_(torch.from_numpy(head.weight))
+        linear.bias.copy_(torch.from_numpy(head.bias))
+    tensors = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}  # type: ignore[attr-defined]
+    save_weights({**tensors, "head.weight": linear.weight, "head.bias": linear.bias}, out)
+    export_onnx(backbone, linear, card.preprocess.input_size, out / ONNX_NAME)  # type: ignore[arg-type]
+    save_card(card, out)

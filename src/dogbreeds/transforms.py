@@ -1,0 +1,128 @@
+"""Transforms as pure factory functions.
+
+The evaluation transform is NumPy + Pillow only, so the inference path (predict, classify, serve) never imports
+torch; training and feature extraction use the very same function, so the shipped ONNX model sees exactly the
+pixels its head was fitted on. The training transform is built from torchvision lazily.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from dogbreeds.data.samples import Box
+
+_INTERPOLATION = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """What a model needs done to a photo; travels inside every checkpoint and model card."""
+
+    input_size: int = 224
+    crop_pct: float = 0.875
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    interpolation: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATION:
+            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, not {self.interpolation!r}")
+        if not 0 < self.crop_pct <= 1:
+            raise ValueError(f"crop_pct must be in (0, 1], not {self.crop_pct}")
+
+    @property
+    def resize_to(self) -> int:
+        """Shorter side before the centre crop (timm's ``size / crop_pct``)."""
+        return int(math.floor(self.input_size / self.crop_pct))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+        return cls(**{**d, "mean": tuple(d["mean"]), "std": tuple(d["std"])})
+
+
+def crop_to_box(img: Image.Image, box: Box, *, frame: tuple[int, int] | None = None, margin: float = 0.1) -> Image.Image:
+    """Crop to an annotated box, keeping up to ``margin`` of the box size around it where the photo allows.
+
+    ``frame`` is the (width, height) the box was drawn on; boxes are rescaled when the photo was resized since.
+    """
+    w, h = img.size
+    sx, sy = (w / frame[0], h / frame[1]) if frame else (1.0, 1.0)
+    x0, y0, x1, y1 = box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    left, top = max(0, math.floor(x0 - mx)), max(0, math.floor(y0 - my))
+    right, bottom = min(w, math.ceil(x1 + mx)), min(h, math.ceil(y1 + my))
+    if right - left < 2 or bottom - top < 2:
+        return img  # a degenerate box would leave nothing of the dog
+    return img.crop((left, top, right, bottom))
+
+
+def resize_center_crop(img: Image.Image, cfg: Preprocess) -> Image.Image:
+    """Resize the shorter side to ``cfg.resize_to`` and cut the centre ``input_size`` square."""
+    w, h = img.size
+    scale = cfg.resize_to / min(w, h)
+    nw, nh = max(cfg.input_size, round(w * scale)), max(cfg.input_size, round(h * scale))
+    img = img.resize((nw, nh), _INTERPOLATION[cfg.interpolation])
+    left, top = (nw - cfg.input_size) // 2, (nh - cfg.input_size) // 2
+    return img.crop((left, top, left + cfg.input_size, top + cfg.input_size))
+
+
+def normalise(img: Image.Image, cfg: Preprocess) -> np.ndarray:
+    """uint8 HWC RGB -> float32 CHW, ``(x / 255 - mean) / std``."""
+    arr = np.asarray(img, dtype=np.float32) * (1.0 / 255.0)
+    arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def eval_transform(cfg: Preprocess) -> Callable[[Image.Image], np.ndarray]:
+    """The single evaluation transform shared by evaluate, predict, classify, feature extraction and export."""
+
+    def transform(img: Image.Image) -> np.ndarray:
+        return normalise(resize_center_crop(img, cfg), cfg)
+
+    return transform
+
+
+def train_transform(
+    cfg: Preprocess,
+    *,
+    scale: tuple[float, float] = (0.35, 1.0),
+    hflip: float = 0.5,
+    shift: float = 0.1,
+    rotation: float = 15.0,
+    zoom: float = 0.1,
+    brightness: float = 0.2,
+    contrast: float = 0.2,
+) -> Callable[[Image.Image], Any]:
+    """The studies' training augmentation list, each a parameter (0 switches one off); returns a tensor.
+
+    Args:
+        scale: random-resized-crop area range; the lower end teaches the model to find the dog in a whole frame.
+        hflip: probability of a horizontal flip.
+        shift: largest translation, as a fraction of the side.
+        rotation: largest rotation in degrees.
+        zoom: largest zoom in or out, as a fraction.
+        brightness: colour-jitter brightness factor.
+        contrast: colour-jitter contrast factor.
+    """
+    from torchvision import transforms as T
+
+    steps: list[Any] = [
+        T.RandomResizedCrop(cfg.input_size, scale=scale, interpolation=T.InterpolationMode(cfg.interpolation))
+    ]
+    if hflip:
+        steps.append(T.RandomHorizontalFlip(hflip))
+    if shift or rotation or zoom:
+        steps.append(T.RandomAffine(rotation, translate=(shift, shift), scale=(1 - zoom, 1 + zoom)))
+    if brightness or contrast:
+        steps.append(T.ColorJitter(brightness=brightness, contrast=contrast))
+    steps += [T.ToTensor(), T.Normalize(cfg.mean, cfg.std)]
+    return T.Compose(steps)
