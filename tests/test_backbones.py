@@ -12,6 +12,7 @@ pytest.importorskip("timm")
 
 from dogbreeds.backbones import PACKAGED, backbone_preprocess, create_backbone, rename_lite_keys  # noqa: E402
 from dogbreeds.data.images import load_rgb  # noqa: E402
+from dogbreeds.models import BreedModel  # noqa: E402
 from dogbreeds.transforms import eval_transform  # noqa: E402
 
 from .conftest import EXAMPLES  # noqa: E402
@@ -71,7 +72,7 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     torch.manual_seed(0)
     backbone = create_backbone("test_efficientnet", weights=None)
     head = torch.nn.Linear(backbone.num_features, 120)
-    path = export_onnx(backbone, head, 64, tmp_path / "m.onnx")
+    path = export_onnx(BreedModel(backbone, head), 64, tmp_path / "m.onnx")
     x = torch.randn(3, 3, 64, 64)
     with torch.inference_mode():
         feats = backbone.forward_head(backbone.forward_features(x), pre_logits=True)
@@ -79,3 +80,20 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     out = run_session(open_session(path), x.numpy())
     assert out["breed_logits"].shape == (3, 120) and out["imagenet_logits"].shape == (3, 1000)
     np.testing.assert_allclose(out["breed_logits"], expected, atol=1e-4)
+
+
+def test_flip_averaged_export_averages_photo_and_mirror(tmp_path: Path) -> None:
+    from dogbreeds.onnx_export import export_onnx
+    from dogbreeds.runtime import open_session, run_session
+
+    torch.manual_seed(0)
+    backbone = create_backbone("test_efficientnet", weights=None)
+    path = export_onnx(BreedModel(backbone, flip_average=True), 64, tmp_path / "m.onnx")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        embed = lambda t: backbone.forward_head(backbone.forward_features(t), pre_logits=True)  # noqa: E731
+        expected = ((embed(x) + embed(x.flip(3))) / 2).numpy()
+        plain = embed(x).numpy()
+    got = run_session(open_session(path), x.numpy())["features"]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert np.abs(got - plain).max() > 1e-3  # the mirror image really was used

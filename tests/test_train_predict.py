@@ -83,14 +83,15 @@ def test_predictor_learns_the_tiny_breeds(trained: tuple[Path, Path], tmp_path: 
 def test_checkpoint_round_trip_gives_identical_logits(trained: tuple[Path, Path], tmp_path: Path) -> None:
     import torch
 
-    from dogbreeds.rebuild import export_checkpoint, load_head_model
+    from dogbreeds.rebuild import export_checkpoint, load_model
     from dogbreeds.runtime import open_session, run_session
 
     ckpt, _ = trained
-    backbone, head = load_head_model(ckpt)
+    model = load_model(ckpt)
+    assert model.flip_average  # the default recipe flip-averages
     x = torch.randn(2, 3, 160, 160)
     with torch.inference_mode():
-        torch_logits = head(backbone.forward_head(backbone.forward_features(x), pre_logits=True)).numpy()
+        torch_logits = model(x)[2].numpy()
     onnx_logits = run_session(open_session(ckpt / "model.onnx"), x.numpy())["breed_logits"]
     np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-4)
     again = export_checkpoint(ckpt, tmp_path / "copy.onnx")

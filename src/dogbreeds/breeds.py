@@ -49,9 +49,10 @@ NUM_BREEDS = len(BREED_IDS)
 # ImageNet-1k indices of the breeds, in breed order: 151..268 without 251 (dalmatian, not in Stanford Dogs),
 # then dingo, dhole and African hunting dog.
 IMAGENET_INDICES: tuple[int, ...] = tuple([i for i in range(151, 269) if i != 251] + [273, 274, 275])
-# Every ImageNet class that is a dog (domestic or wild canid counted as "dog" by the breed list): the mass on
-# these is the backbone's own belief that the photo shows a dog.
-IMAGENET_DOG_INDICES: tuple[int, ...] = tuple(range(151, 269)) + (273, 274, 275)
+# Every ImageNet class that is a dog or looks like one (151-268 domestic dogs, dalmatian included; 269-272
+# wolves and coyote, which huskies and malamutes are often taken for; 273-275 dingo, dhole, African hunting dog):
+# the mass on these is the backbone's own belief that the photo shows a dog.
+IMAGENET_DOG_INDICES: tuple[int, ...] = tuple(range(151, 276))
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["train", "test"], help="official list (default train on Stanford folders)")
     p.add_argument("--images", help="Stanford image folder: Images or crops224")
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip augmentation / averaging")
-    p.add_argument("--prior", choices=["auto", "imagenet", "none"], default="auto")
+    p.add_argument("--prior", choices=["auto", "imagenet", "none"], default="imagenet", help="pull the head towards the backbone's own ImageNet breed rows (imagenet), towards zero (none), or let validation pick (auto)")
     p.add_argument("--l2", type=float, help="L2 strength (default: chosen on the validation split)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)

@@ -13,7 +13,7 @@ from dogbreeds.breeds import BREED_IDS, human_name
 from dogbreeds.data.folders import load_samples
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.data.samples import Sample
-from dogbreeds.head import classification_metrics
+from dogbreeds.metrics import classification_metrics
 from dogbreeds.predict import Predictor
 from dogbreeds.progress import progress
 from dogbreeds.transforms import crop_to_box
@@ -70,7 +70,7 @@ def evaluate_samples(
 
 
 def _rows(predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: np.ndarray) -> list[dict[str, Any]]:
-    from dogbreeds.head import softmax
+    from dogbreeds.metrics import softmax
 
     probs = softmax(logits) if len(logits) else logits
     rows = []

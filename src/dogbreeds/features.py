@@ -208,9 +208,10 @@ def backbone_onnx(spec: BackboneSpec, cache_root: Path, backbone: Any) -> Path:
     """``backbone`` exported to ONNX once and kept in the cache under its weights digest."""
     path = cache_root / "onnx" / f"{spec.name}-{spec.weights}.onnx"
     if not path.exists():
+        from dogbreeds.models import BreedModel
         from dogbreeds.onnx_export import export_onnx
 
-        export_onnx(backbone, None, spec.preprocess.input_size, path)
+        export_onnx(BreedModel(backbone), spec.preprocess.input_size, path)
     return path
 
 

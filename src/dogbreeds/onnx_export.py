@@ -13,35 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import torch
+    from dogbreeds.models import BreedModel
 
 OPSET = 17
 
 
-def _wrapper(backbone: torch.nn.Module, head: torch.nn.Module | None) -> torch.nn.Module:
-    import torch
-
-    class Exported(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.backbone, self.head = backbone, head
-
-        def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            feats = self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
-            imagenet = self.backbone.get_classifier()(feats)
-            if self.head is None:
-                return feats, imagenet
-            return feats, imagenet, self.head(feats)
-
-    return Exported().eval()
-
-
-def export_onnx(backbone: torch.nn.Module, head: torch.nn.Module | None, input_size: int, out: Path) -> Path:
+def export_onnx(model: BreedModel, input_size: int, out: Path) -> Path:
     """Write the graph to ``out`` atomically (a killed export never leaves a half file that looks valid)."""
     import torch
 
-    model = _wrapper(backbone, head)
-    names = ["features", "imagenet_logits"] + (["breed_logits"] if head is not None else [])
+    model = model.eval()
+    names = ["features", "imagenet_logits"] + (["breed_logits"] if model.head is not None else [])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     dummy = torch.zeros(2, 3, input_size, input_size)

@@ -18,7 +18,7 @@ import numpy as np
 from dogbreeds.breeds import IMAGENET_DOG_INDICES
 from dogbreeds.checkpoint import ONNX_NAME, ModelCard, load_card
 from dogbreeds.data.images import UnreadableImage, load_rgb
-from dogbreeds.head import softmax
+from dogbreeds.metrics import softmax
 from dogbreeds.runtime import open_session, run_session
 from dogbreeds.transforms import eval_transform
 

@@ -8,11 +8,12 @@ from typing import Any
 from dogbreeds.checkpoint import ONNX_NAME, load_card, load_weights
 
 
-def load_head_model(folder: Path) -> tuple[Any, Any]:
-    """The backbone and the linear breed head of a ``features-head`` checkpoint."""
+def load_model(folder: Path) -> Any:
+    """The :class:`~dogbreeds.models.BreedModel` of a ``features-head`` checkpoint, in eval mode."""
     import torch
 
     from dogbreeds.backbones import create_backbone
+    from dogbreeds.models import BreedModel
 
     card = load_card(folder)
     if card.model != "features-head":
@@ -22,7 +23,7 @@ def load_head_model(folder: Path) -> tuple[Any, Any]:
     backbone.load_state_dict({k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")})
     head = torch.nn.Linear(state["head.weight"].shape[1], state["head.weight"].shape[0])
     head.load_state_dict({"weight": state["head.weight"], "bias": state["head.bias"]})
-    return backbone, head.eval()
+    return BreedModel(backbone, head, flip_average=bool(card.model_args.get("flip_average"))).eval()
 
 
 def export_checkpoint(folder: Path, out: Path | None = None) -> Path:
@@ -32,9 +33,8 @@ def export_checkpoint(folder: Path, out: Path | None = None) -> Path:
     from dogbreeds.onnx_export import export_onnx
 
     card = load_card(folder)
-    backbone, head = load_head_model(folder)
     out = out or folder / ONNX_NAME
-    export_onnx(backbone, head, card.preprocess.input_size, out)
+    export_onnx(load_model(folder), card.preprocess.input_size, out)
     card_out = out.with_suffix(".json")
     if card_out.resolve() != (folder / "model.json").resolve():
         shutil.copyfile(folder / "model.json", card_out)

@@ -18,7 +18,8 @@ from dogbreeds.checkpoint import ONNX_NAME, ModelCard, save_card, save_weights
 from dogbreeds.data.folders import load_samples
 from dogbreeds.data.split import stratified_split
 from dogbreeds.features import BackboneSpec, Embeddings, embed_samples, weights_digest
-from dogbreeds.head import L2_GRID, LinearHead, classification_metrics, fit_linear_head, fit_temperature
+from dogbreeds.head import L2_GRID, LinearHead, fit_linear_head, fit_temperature
+from dogbreeds.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class FeaturesConfig:
     split: str | None = None  # official list of a Stanford folder; None = "train" there, all photos elsewhere
     images: str | None = None  # Stanford image folder (Images or crops224); None = whichever exists
     flip: bool = True  # flip-average embeddings at evaluation, and train on both views
-    prior: str = "auto"  # "imagenet" (pull towards the backbone's own breed rows), "none", or "auto" (val picks)
+    prior: str = "imagenet"  # "imagenet" (pull towards the backbone's own breed rows), "none", "auto" (val picks)
     l2: float | None = None  # None = chosen on the validation split from L2_GRID
     val_fraction: float = 0.1
     seed: int = 0
@@ -58,6 +59,13 @@ def _imagenet_prior(backbone: str, weights: str | None) -> tuple[LinearHead | No
     return LinearHead(fc.weight.detach().numpy()[rows].copy(), fc.bias.detach().numpy()[rows].copy()), model
 
 
+def _candidate_priors(choice: str, imagenet: LinearHead | None) -> dict[str, LinearHead | None]:
+    """The priors to try; a backbone without a 1000-way ImageNet head can only use "none"."""
+    if imagenet is None:
+        return {"none": None}
+    return {"auto": {"imagenet": imagenet, "none": None}, "imagenet": {"imagenet": imagenet}}.get(choice, {"none": None})
+
+
 def _train_view(emb: Embeddings) -> tuple[np.ndarray, np.ndarray]:
     """Training rows: each photo, plus its mirror image when flips were computed (free augmentation)."""
     if emb.flipped is None:
@@ -65,20 +73,31 @@ def _train_view(emb: Embeddings) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([emb.features, emb.flipped]), np.concatenate([emb.labels, emb.labels])
 
 
+@dataclass
+class Trial:
+    prior: str
+    l2: float
+    head: LinearHead
+    val: dict[str, float]
+
+
 def select_head(
     train: Embeddings, val: Embeddings, priors: dict[str, LinearHead | None], l2_grid: tuple[float, ...]
-) -> tuple[str, float, list[dict[str, float]]]:
-    """Try every (prior, l2) on the validation split; best top-1, then lowest loss."""
+) -> tuple[Trial, list[Trial]]:
+    """Try every (prior, l2) on the validation split; best top-1, then lowest loss.
+
+    The grid runs from the strongest to the weakest L2, each fit warm-started from the previous solution.
+    """
     x, y = _train_view(train)
     trials = []
     for prior_name, prior in priors.items():
-        for l2 in l2_grid:
-            head = fit_linear_head(x, y, num_classes=NUM_BREEDS, l2=l2, prior=prior)
-            m = classification_metrics(head.logits(val.averaged), val.labels)
-            trials.append({"prior": prior_name, "l2": l2, **m})
-            log.info("prior=%s l2=%g val top1=%.4f loss=%.4f", prior_name, l2, m["top1"], m["loss"])
-    best = max(trials, key=lambda t: (t["top1"], -t["loss"]))
-    return str(best["prior"]), float(best["l2"]), trials
+        previous = None
+        for l2 in sorted(l2_grid, reverse=True):
+            head = fit_linear_head(x, y, num_classes=NUM_BREEDS, l2=l2, prior=prior, init=previous)
+            previous = head
+            trials.append(Trial(prior_name, l2, head, classification_metrics(head.logits(val.averaged), val.labels)))
+            log.info("prior=%s l2=%g val %s", prior_name, l2, trials[-1].val)
+    return max(trials, key=lambda t: (t.val["top1"], -t.val["loss"])), trials
 
 
 def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> ModelCard:
@@ -96,16 +115,14 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     index = {p: i for i, p in enumerate(emb.paths)}
     train, val = (_subset(emb, [index[s.path] for s in part.samples if s.path in index]) for part in (train_set, val_set))
 
-    priors = {"imagenet": prior, "none": None} if cfg.prior == "auto" else {cfg.prior: prior if cfg.prior == "imagenet" else None}
-    priors = {k: v for k, v in priors.items() if not (k == "imagenet" and v is None)} or {"none": None}
+    priors = _candidate_priors(cfg.prior, prior)
     grid = (cfg.l2,) if cfg.l2 is not None else L2_GRID
-    prior_name, l2, trials = select_head(train, val, priors, grid)
-    chosen_prior = priors[prior_name]
-    held_out = fit_linear_head(*_train_view(train), num_classes=NUM_BREEDS, l2=l2, prior=chosen_prior)
-    val_logits = held_out.logits(val.averaged)
-    temperature = fit_temperature(val_logits, val.labels)
-    val_metrics = classification_metrics(val_logits, val.labels)
-    head = fit_linear_head(*_train_view(emb), num_classes=NUM_BREEDS, l2=l2, prior=chosen_prior)
+    best, trials = select_head(train, val, priors, grid)
+    temperature = fit_temperature(best.head.logits(val.averaged), val.labels)
+    # Refit on every training photo; the temperature fitted on held-out photos carries over.
+    head = fit_linear_head(
+        *_train_view(emb), num_classes=NUM_BREEDS, l2=best.l2, prior=priors[best.prior], init=best.head
+    )
     fitted_at = time.perf_counter()
 
     out = Path(cfg.out)
@@ -116,11 +133,11 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
         preprocess=preprocess,
         model_args={"in_features": int(emb.features.shape[1]), "flip_average": cfg.flip},
         temperature=temperature,
-        metrics={"val": val_metrics, "val_trials": trials},
+        metrics={"val": best.val, "val_trials": [{"prior": t.prior, "l2": t.l2, **t.val} for t in trials]},
         training={
             **asdict(cfg),
-            "chosen_prior": prior_name,
-            "chosen_l2": l2,
+            "chosen_prior": best.prior,
+            "chosen_l2": best.l2,
             "n_train": len(train.labels),
             "n_val": len(val.labels),
             "unreadable": emb.errors,
@@ -151,6 +168,7 @@ def save_head_checkpoint(card: ModelCard, head: LinearHead, backbone: object, ou
     """
     import torch
 
+    from dogbreeds.models import BreedModel
     from dogbreeds.onnx_export import export_onnx
 
     linear = torch.nn.Linear(head.weight.shape[1], head.weight.shape[0])
@@ -159,5 +177,6 @@ def save_head_checkpoint(card: ModelCard, head: LinearHead, backbone: object, ou
         linear.bias.copy_(torch.from_numpy(head.bias))
     tensors = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}  # type: ignore[attr-defined]
     save_weights({**tensors, "head.weight": linear.weight, "head.bias": linear.bias}, out)
-    export_onnx(backbone, linear, card.preprocess.input_size, out / ONNX_NAME)  # type: ignore[arg-type]
+    model = BreedModel(backbone, linear, flip_average=bool(card.model_args.get("flip_average")))  # type: ignore[arg-type]
+    export_onnx(model, card.preprocess.input_size, out / ONNX_NAME)
     save_card(card, out)

@@ -1,0 +1,33 @@
+"""The torch form of a dogbreeds model: an ImageNet backbone, its own 1000-way head, and a breed head."""
+
+from __future__ import annotations
+
+import torch
+
+
+class BreedModel(torch.nn.Module):
+    """Backbone -> pooled embedding -> (ImageNet logits, breed logits).
+
+    ``forward`` returns ``(features, imagenet_logits)`` or, with a breed head, ``(features, imagenet_logits,
+    breed_logits)``: the names of the ONNX graph's outputs. The ImageNet head stays so that the backbone can
+    say "this is not a dog". With ``flip_average`` each photo and its mirror image are embedded in one pass and
+    their embeddings averaged (the test-time augmentation a head was chosen with).
+    """
+
+    def __init__(self, backbone: torch.nn.Module, head: torch.nn.Module | None = None, *, flip_average: bool = False):
+        super().__init__()
+        self.backbone, self.head, self.flip_average = backbone, head, flip_average
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.flip_average:
+            return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
+        n = images.shape[0]
+        both = self.backbone.forward_head(self.backbone.forward_features(torch.cat([images, images.flip(3)])), pre_logits=True)
+        return (both[:n] + both[n:]) / 2
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.embed(images)
+        imagenet = self.backbone.get_classifier()(feats)
+        if self.head is None:
+            return feats, imagenet
+        return feats, imagenet, self.head(feats)

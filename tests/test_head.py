@@ -1,0 +1,56 @@
+"""Metrics against hand-computed cases; the head and the temperature do what their docstrings say."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dogbreeds.metrics import classification_metrics, softmax
+
+
+def test_metrics_on_a_hand_computed_case() -> None:
+    logits = np.log(np.array([[0.7, 0.2, 0.1, 0, 0, 0], [0.1, 0.3, 0.6, 0, 0, 0]]) + 1e-30)
+    m = classification_metrics(logits, np.array([0, 1]))
+    assert m["top1"] == 0.5 and m["top5"] == 1.0 and m["n"] == 2
+    assert m["loss"] == pytest.approx(-(math.log(0.7) + math.log(0.3)) / 2, rel=1e-6)
+    assert np.allclose(softmax(logits).sum(1), 1)
+
+
+torch = pytest.importorskip("torch")
+
+from dogbreeds.head import LinearHead, fit_linear_head, fit_temperature  # noqa: E402
+
+
+def _blobs(n: int = 300, d: int = 8, c: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (c, d))
+    y = rng.integers(0, c, n)
+    return (centres[y] + rng.normal(0, 1, (n, d))).astype(np.float32), y
+
+
+def test_head_learns_separable_blobs() -> None:
+    x, y = _blobs()
+    head = fit_linear_head(x, y, num_classes=3, l2=1e-3)
+    assert (head.logits(x).argmax(1) == y).mean() > 0.95
+
+
+def test_strong_prior_keeps_the_prior_weak_prior_moves_away() -> None:
+    x, y = _blobs()
+    prior = LinearHead(np.zeros((3, 8), np.float32) + 0.01, np.zeros(3, np.float32))
+    stiff = fit_linear_head(x, y, num_classes=3, l2=1e4, prior=prior)
+    loose = fit_linear_head(x, y, num_classes=3, l2=1e-4, prior=prior)
+    assert np.abs(stiff.weight - prior.weight).max() < 1e-2
+    assert np.abs(loose.weight - prior.weight).max() > 0.1
+
+
+def test_temperature_scaling_lowers_the_nll_of_an_overconfident_model() -> None:
+    x, y = _blobs(seed=1)
+    noisy = y.copy()
+    noisy[:60] = (noisy[:60] + 1) % 3  # 20 % label noise: a sharp model is overconfident on these labels
+    logits = fit_linear_head(x, y, num_classes=3, l2=1e-4).logits(x) * 5
+    t = fit_temperature(logits, noisy)
+    before = classification_metrics(logits, noisy)["loss"]
+    after = classification_metrics(logits / t, noisy)["loss"]
+    assert t > 1 and after < before
