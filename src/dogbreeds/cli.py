@@ -101,7 +101,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     paths = iter_image_files(args.photos)
     if not paths:
-        raise SystemExit(f"no photos found in {' '.join(args.photos)}")
+        raise FileNotFoundError(f"no photos found in {' '.join(args.photos)}")
     predictions = list(Predictor(args.model).predict_paths(paths, top_k=args.top_k, batch_size=args.batch_size))
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2, ensure_ascii=False))
@@ -158,6 +158,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"(prior {t['chosen_prior']}, l2 {t['chosen_l2']:g}, T {card.temperature:.3f}); "
         f"embedding {t['seconds_embedding']} s, fitting {t['seconds_fitting']} s -> {args.out}"
     )
+    for path, why in t["unreadable"].items():
+        print(f"  skipped unreadable photo: {path}: {why}", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from dogbreeds.predict import DOG, NOT_A_DOG, UNSURE, Prediction
+
+
+def _common_folder(paths: list[str]) -> str:
+    """The deepest folder holding every photo, so the table shows short names."""
+    folders = [os.path.dirname(os.path.abspath(p)) for p in paths]
+    common = os.path.commonpath(folders) if folders else "."
+    return os.path.relpath(common) if not os.path.relpath(common).startswith("..") else common
 
 
 def sentence(p: Prediction) -> str:
@@ -25,20 +34,28 @@ def print_predictions(predictions: list[Prediction]) -> None:
     if len(predictions) == 1:
         p = predictions[0]
         console.print(sentence(p), markup=False, highlight=False)
+        if p.verdict == NOT_A_DOG:
+            return
         for k in p.top_k:
             console.print(f"  {k['probability']:6.1%}  {k['name']}", markup=False, highlight=False)
         return
-    table = Table(show_lines=False)
-    for col in ("photo", "verdict", "breed", "probability", "runner-up"):
-        table.add_column(col, justify="right" if col == "probability" else "left")
+    root = _common_folder([p.path for p in predictions])
+    table = Table(title=f"{len(predictions)} photos in {root}", title_justify="left")
+    table.add_column("photo", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("breed")
+    table.add_column("probability", justify="right", no_wrap=True)
+    table.add_column("runner-up")
     style = {DOG: "green", UNSURE: "yellow", NOT_A_DOG: "magenta"}
     for p in predictions:
-        runner = f"{p.top_k[1]['name']} ({p.top_k[1]['probability']:.1%})" if len(p.top_k) > 1 else ""
+        breed_known = p.error is None and p.verdict != NOT_A_DOG
+        runner = f"{p.top_k[1]['name']} ({p.top_k[1]['probability']:.1%})" if breed_known and len(p.top_k) > 1 else ""
         table.add_row(
-            p.path,
+            os.path.relpath(p.path, root),
             f"[{style.get(p.verdict, 'red')}]{p.verdict}[/]",
-            p.name or (p.error or ""),
-            f"{p.probability:.1%}" if p.probability is not None else "",
+            (p.name or "") if breed_known else (p.error or "-"),
+            f"{p.probability:.1%}" if breed_known and p.probability is not None else "",
             runner,
+            end_section=False,
         )
     console.print(table)
