@@ -3,7 +3,7 @@
     python benchmarks/fullframe_eval.py --data ../shared/datasets/stanford-dogs [--model CKPT_OR_ONNX ...]
 
 Evaluates each model on:
-  crops-test        the official test list as 224x224 box crops (the benchmark protocol)
+  crops-test        the official test list as 224x224 box crops (the benchmark protocol; with --with-crops)
   fullres-test      the TEST-list photos of fullres-sample/, whole frame, full resolution (34 photos, 4 breeds)
   fullres-test-224  the same photos squashed to 224x224 whole frame (the fullframe224 protocol)
   fullres-test-box  the same photos cropped to their annotated box with a 10 % margin
@@ -56,10 +56,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/stanford-dogs"))
     parser.add_argument("--model", nargs="*", default=[None], help="checkpoints or .onnx files (default: shipped)")
+    parser.add_argument("--with-crops", action="store_true", help="also the 8,580 test crops (5 minutes more)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        sets = {"crops-test": load_stanford(args.data, "test", images="crops224").samples}
+        sets = {"crops-test": load_stanford(args.data, "test", images="crops224").samples} if args.with_crops else {}
         sets.update({k: load_folder_tree(v).samples for k, v in fullres_test_sets(args.data, Path(tmp)).items()})
         sets["fullframe224"] = load_folder_tree(args.data / "fullframe224-train-sample").samples
         for model in args.model:

@@ -63,7 +63,7 @@ def test_empty_folder_fails_clearly(tmp_path: Path) -> None:
 
 
 def test_stanford_layout_with_boxes_and_lists(tiny_stanford: Path) -> None:
-    train = load_samples(tiny_stanford, "train", images="Images")
+    train = load_samples(tiny_stanford, "train")  # Images/ is whole photos: boxes come along
     test = load_stanford(tiny_stanford, "test")
     assert len(train) == 8 and len(test) == 4
     assert not {s.path for s in train.samples} & {s.path for s in test.samples}

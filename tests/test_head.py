@@ -54,3 +54,14 @@ def test_temperature_scaling_lowers_the_nll_of_an_overconfident_model() -> None:
     before = classification_metrics(logits, noisy)["loss"]
     after = classification_metrics(logits / t, noisy)["loss"]
     assert t > 1 and after < before
+
+
+def test_ece_of_known_toy_distributions() -> None:
+    from dogbreeds.metrics import expected_calibration_error
+
+    # 10 predictions at 0.9 confidence, 9 right: perfectly calibrated.
+    assert expected_calibration_error(np.full(10, 0.9), np.array([1] * 9 + [0], bool)) == pytest.approx(0.0)
+    # 4 at 0.95 (2 right) and 4 at 0.55 (all right): |0.5-0.95| and |1-0.55|, equally weighted.
+    conf = np.array([0.95] * 4 + [0.55] * 4)
+    correct = np.array([1, 1, 0, 0, 1, 1, 1, 1], bool)
+    assert expected_calibration_error(conf, correct) == pytest.approx((0.45 + 0.45) / 2)

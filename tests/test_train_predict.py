@@ -119,6 +119,7 @@ def test_cli_evaluate_writes_metrics_and_predictions(trained: tuple[Path, Path],
     assert code == 0
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["n"] == 24 and metrics["top1"] > 0.9 and metrics["top5"] == 1.0 and metrics["loss"] >= 0
+    assert 0 <= metrics["ece"] <= 1
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert len(lines) == 25 and lines[0].startswith("path,label,")
 

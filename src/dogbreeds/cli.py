@@ -77,6 +77,14 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=cmd_data_preview)
 
 
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="error analysis of saved predictions: per-breed report, confusion, calibration")
+    p.add_argument("predictions", type=Path, help="a file written by `evaluate --predictions` (.csv or .parquet)")
+    p.add_argument("--out", type=Path, default=Path("analysis"), help="folder to write (default ./analysis)")
+    p.add_argument("--top", type=int, default=20, help="how many most-confused pairs to list")
+    p.set_defaults(func=cmd_analyze)
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-onnx", help="export a checkpoint to ONNX for fast CPU inference")
     p.add_argument("--model", required=True, help="checkpoint folder (model.json + model.safetensors)")
@@ -89,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dogbreeds {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is going on")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_predict, _add_evaluate, _add_train, _add_data, _add_export):
+    for add in (_add_predict, _add_evaluate, _add_analyze, _add_train, _add_data, _add_export):
         add(sub)
     return parser
 
@@ -102,7 +110,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     paths = iter_image_files(args.photos)
     if not paths:
         raise FileNotFoundError(f"no photos found in {' '.join(args.photos)}")
-    predictions = list(Predictor(args.model).predict_paths(paths, top_k=args.top_k, batch_size=args.batch_size))
+    from dogbreeds.progress import progress
+
+    predictor = Predictor(args.model)
+    predictions = []
+    with progress("predicting", total=len(paths), unit="photos") as bar:
+        for prediction in predictor.predict_paths(paths, top_k=args.top_k, batch_size=args.batch_size):
+            predictions.append(prediction)
+            bar.advance()
     if args.json:
         print(json.dumps([p.to_dict() for p in predictions], indent=2, ensure_ascii=False))
     else:
@@ -124,7 +139,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     m = result.metrics
-    print(f"top-1 {m['top1']:.2%}  top-5 {m['top5']:.2%}  loss {m['loss']:.4f}  n {m['n']}  unreadable {m['unreadable']}")
+    print(
+        f"top-1 {m['top1']:.2%}  top-5 {m['top5']:.2%}  loss {m['loss']:.4f}  ECE {m['ece']:.2%}  n {m['n']}  "
+        f"unreadable {m['unreadable']}"
+    )
     for path, why in result.errors.items():
         print(f"  unreadable: {path}: {why}", file=sys.stderr)
     if args.json_out:
@@ -179,6 +197,17 @@ def cmd_data_preview(args: argparse.Namespace) -> int:
 
     out = preview_grid(args.root, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed)
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from dogbreeds.analysis import write_analysis
+
+    summary = write_analysis(args.predictions, args.out, top=args.top)
+    print(f"{summary['n']} photos: top-1 {summary['top1']:.2%}, ECE {summary['ece']:.2%}; most confused:")
+    for pair in summary["most_confused"]:
+        print(f"  {pair['count']:4d}  {pair['true']} -> {pair['predicted']}")
+    print(f"wrote {args.out}/analysis.md and its pictures")
     return 0
 
 

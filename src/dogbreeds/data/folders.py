@@ -7,7 +7,7 @@ from pathlib import Path
 from dogbreeds.breeds import breed_index
 from dogbreeds.data.images import is_image_path
 from dogbreeds.data.samples import Sample, SampleSet
-from dogbreeds.data.stanford import is_stanford_root, load_stanford
+from dogbreeds.data.stanford import image_dir, is_stanford_root, load_stanford
 
 
 def load_folder_tree(root: Path) -> SampleSet:
@@ -35,7 +35,9 @@ def load_samples(root: str | Path, split: str | None = None, *, images: str | No
     """Load a Stanford Dogs folder (``split`` picks the official list) or any folder-per-breed tree."""
     root = Path(root)
     if is_stanford_root(root):
-        return load_stanford(root, split or "train", images=images, with_boxes=images == "Images")
+        # Whole photos (Images/) come with boxes to crop to; the shared crops224/ are cropped already.
+        full_frame = image_dir(root, images).name == "Images"
+        return load_stanford(root, split or "train", images=images, with_boxes=full_frame)
     if split is not None:
         raise ValueError(f"--split {split} needs a Stanford Dogs folder (with lists/), and {root} is a plain tree")
     return load_folder_tree(root)
