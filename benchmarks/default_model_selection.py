@@ -56,13 +56,26 @@ def eval_view(e: Embeddings, flip_average: bool) -> np.ndarray:
     return e.averaged if flip_average else e.features
 
 
-def row(name: str, head_name: str, train_view: str, flip_eval: bool, l2: float | None, head: LinearHead,
-        val: Embeddings, test: Embeddings, val_metrics: dict | None = None) -> dict:  # fmt: skip
+def row(
+    name: str,
+    head_name: str,
+    train_view: str,
+    flip_eval: bool,
+    l2: float | None,
+    head: LinearHead,
+    val: Embeddings,
+    test: Embeddings,
+    val_metrics: dict | None = None,
+) -> dict:
     return {
-        "backbone": name, "head": head_name, "train_view": train_view, "flip_eval": flip_eval, "l2": l2,
+        "backbone": name,
+        "head": head_name,
+        "train_view": train_view,
+        "flip_eval": flip_eval,
+        "l2": l2,
         "val": val_metrics or classification_metrics(head.logits(eval_view(val, flip_eval)), val.labels),
         "test": classification_metrics(head.logits(eval_view(test, flip_eval)), test.labels),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -79,12 +92,19 @@ def main() -> None:
             rows.append(row(name, "imagenet rows, no training", "-", flip_eval, None, prior, val, test))
         for train_view, eval_views in (("plain", (False, True)), ("both views", (True,)), ("averaged", (True,))):
             for prior_name, p in (("imagenet prior", prior), ("logistic", None)):
-                heads = {l2: fit_linear_head(*fit_view(fit, train_view), num_classes=NUM_BREEDS, l2=l2, prior=p, max_iter=60)
-                         for l2 in GRID}  # fmt: skip
+                heads = {
+                    l2: fit_linear_head(*fit_view(fit, train_view), num_classes=NUM_BREEDS, l2=l2, prior=p, max_iter=60)
+                    for l2 in GRID
+                }
                 for flip_eval in eval_views:
-                    scores = {l2: classification_metrics(h.logits(eval_view(val, flip_eval)), val.labels) for l2, h in heads.items()}
+                    scores = {
+                        l2: classification_metrics(h.logits(eval_view(val, flip_eval)), val.labels)
+                        for l2, h in heads.items()
+                    }
                     l2 = max(scores, key=lambda k: (scores[k]["top1"], -scores[k]["loss"]))
-                    full = fit_linear_head(*fit_view(train, train_view), num_classes=NUM_BREEDS, l2=l2, prior=p, max_iter=60)
+                    full = fit_linear_head(
+                        *fit_view(train, train_view), num_classes=NUM_BREEDS, l2=l2, prior=p, max_iter=60
+                    )
                     rows.append(row(name, prior_name, train_view, flip_eval, l2, full, val, test, scores[l2]))
                     print(rows[-1], flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -98,7 +118,8 @@ def main() -> None:
         "all 12,000 training photos. Training rows: `plain` embeddings, `both views` (photo and mirror image as two",
         "rows) or `averaged` (the mean of the two embeddings, what a flip-averaging model sees at prediction time).",
         "",
-        "| backbone | head | training rows | flip-average at eval | L2 | val top-1 | val loss | test top-1 | test top-5 | test loss |",
+        "| backbone | head | training rows | flip-average at eval | L2 | val top-1 | val loss "
+        "| test top-1 | test top-5 | test loss |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

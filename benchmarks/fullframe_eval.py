@@ -79,7 +79,10 @@ def main() -> None:
         "| model | photos | n | top-1 | top-5 | loss |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['model']} | {r['set']} | {r['n']} | {r['top1']:.2%} | {r['top5']:.2%} | {r['loss']:.3f} |" for r in results]
+    lines += [
+        f"| {r['model']} | {r['set']} | {r['n']} | {r['top1']:.2%} | {r['top5']:.2%} | {r['loss']:.3f} |"
+        for r in results
+    ]
     (RESULTS / "fullframe_eval.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

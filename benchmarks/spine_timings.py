@@ -45,8 +45,23 @@ def main() -> None:
     for name in args.backbones:
         with tempfile.TemporaryDirectory() as tmp:
             cache, out = Path(tmp) / "cache", Path(tmp) / "ckpt"
-            cmd = CLI + ["train", "--method", "features", "--backbone", name, "--data", args.data, "--out", str(out),
-                         "--cache-dir", str(cache)] + ([] if args.flip else ["--no-flip"])  # fmt: skip
+            cmd = (
+                CLI
+                + [
+                    "train",
+                    "--method",
+                    "features",
+                    "--backbone",
+                    name,
+                    "--data",
+                    args.data,
+                    "--out",
+                    str(out),
+                    "--cache-dir",
+                    str(cache),
+                ]
+                + ([] if args.flip else ["--no-flip"])
+            )
             cold = timed(cmd)
             shutil.rmtree(out)
             warm = timed(cmd)

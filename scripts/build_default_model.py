@@ -30,8 +30,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path)
     args = parser.parse_args()
 
-    cfg = FeaturesConfig(data=args.data, out=str(args.out), backbone=args.backbone, split="train", images="crops224",
-                         flip=args.flip)  # fmt: skip
+    cfg = FeaturesConfig(
+        data=args.data, out=str(args.out), backbone=args.backbone, split="train", images="crops224", flip=args.flip
+    )
     train_features(cfg, cache_root=args.cache_dir)
     result = evaluate(args.data, model=args.out, split="test", images="crops224")
     card = load_card(args.out)

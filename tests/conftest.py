@@ -55,8 +55,8 @@ def tiny_stanford(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ann = root / "Annotation" / breed / f"{wnid}_{i}"
             ann.parent.mkdir(parents=True, exist_ok=True)
             ann.write_text(
-                f"<annotation><size><width>100</width><height>80</height></size><object><name>x</name>"
-                f"<bndbox><xmin>10</xmin><ymin>20</ymin><xmax>60</xmax><ymax>70</ymax></bndbox></object></annotation>"
+                "<annotation><size><width>100</width><height>80</height></size><object><name>x</name>"
+                "<bndbox><xmin>10</xmin><ymin>20</ymin><xmax>60</xmax><ymax>70</ymax></bndbox></object></annotation>"
             )
             lines["train" if i < 4 else "test"].append(f"{rel}\t{label}")
     (root / "lists").mkdir()

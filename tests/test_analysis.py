@@ -48,8 +48,15 @@ def _predictions_csv(tmp_path: Path) -> Path:
             pred = label if rng.random() < 0.7 else int(rng.integers(0, 6))
             photo = make_photo(tmp_path / "photos" / f"{i}.jpg", (i * 4, 100, 50))
             prob = float(rng.uniform(0.3, 1))
-            w.writerow({"path": photo, "label": BREED_IDS[label], "pred": BREED_IDS[pred], "probability": prob,
-                        "loss": -np.log(prob if pred == label else 1 - prob + 1e-3)})  # fmt: skip
+            w.writerow(
+                {
+                    "path": photo,
+                    "label": BREED_IDS[label],
+                    "pred": BREED_IDS[pred],
+                    "probability": prob,
+                    "loss": -np.log(prob if pred == label else 1 - prob + 1e-3),
+                }
+            )
     return path
 
 

@@ -45,7 +45,14 @@ def test_train_transform_parameters_switch_off_each_augmentation() -> None:
     names = lambda t: [type(s).__name__ for s in t.transforms]  # noqa: E731
     full = train_transform(Preprocess(input_size=32))
     bare = train_transform(Preprocess(input_size=32), hflip=0, shift=0, rotation=0, zoom=0, brightness=0, contrast=0)
-    assert names(full) == ["RandomResizedCrop", "RandomHorizontalFlip", "RandomAffine", "ColorJitter", "ToTensor", "Normalize"]
+    assert names(full) == [
+        "RandomResizedCrop",
+        "RandomHorizontalFlip",
+        "RandomAffine",
+        "ColorJitter",
+        "ToTensor",
+        "Normalize",
+    ]
     assert names(bare) == ["RandomResizedCrop", "ToTensor", "Normalize"]
     assert tuple(full(Image.new("RGB", (50, 40))).shape) == (3, 32, 32)
     assert isinstance(full.transforms[0], T.RandomResizedCrop)

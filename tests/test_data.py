@@ -25,7 +25,8 @@ def test_breed_table_is_complete_and_aligned_with_imagenet() -> None:
 
 
 @pytest.mark.parametrize(
-    "spelling", ["n02092002-Scottish_deerhound", "Scottish_deerhound", "scottish deerhound", "n02092002", " Scottish-Deerhound "]
+    "spelling",
+    ["n02092002-Scottish_deerhound", "Scottish_deerhound", "scottish deerhound", "n02092002", " Scottish-Deerhound "],
 )
 def test_folder_spellings_resolve(spelling: str) -> None:
     assert resolve_breed(spelling) == "n02092002-Scottish_deerhound"

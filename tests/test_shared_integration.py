@@ -12,8 +12,13 @@ from dogbreeds.cli import main
 from .conftest import SHARED, needs_shared
 
 pytest.importorskip("torch")
-BREEDS = ["n02085620-Chihuahua", "n02092002-Scottish_deerhound", "n02099601-golden_retriever", "n02110958-pug",
-          "n02113799-standard_poodle"]  # fmt: skip
+BREEDS = [
+    "n02085620-Chihuahua",
+    "n02092002-Scottish_deerhound",
+    "n02099601-golden_retriever",
+    "n02110958-pug",
+    "n02113799-standard_poodle",
+]
 
 
 def _copy(split: str, per_breed: int, dest: Path) -> Path:
@@ -28,13 +33,25 @@ def _copy(split: str, per_breed: int, dest: Path) -> Path:
 
 
 @needs_shared
-def test_head_on_5_breeds_x_20_photos_scores_far_above_chance(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_head_on_5_breeds_x_20_photos_scores_far_above_chance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     train, test = _copy("train", 20, tmp_path / "train"), _copy("test", 10, tmp_path / "test")
     ckpt = tmp_path / "ckpt"
-    args = ["train", "--data", str(train), "--out", str(ckpt), "--backbone", "tf_efficientnet_lite0",
-            "--cache-dir", str(tmp_path / "cache"), "--no-flip"]  # fmt: skip
+    args = [
+        "train",
+        "--data",
+        str(train),
+        "--out",
+        str(ckpt),
+        "--backbone",
+        "tf_efficientnet_lite0",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-flip",
+    ]
     assert main(args) == 0
     assert main(["evaluate", "--data", str(test), "--model", str(ckpt), "--json-out", str(tmp_path / "m.json")]) == 0
     metrics = json.loads((tmp_path / "m.json").read_text())

@@ -26,8 +26,13 @@ def test_sample_photos_get_their_breed_and_the_cat_is_not_a_dog(capsys: pytest.C
     assert main(["predict", str(EXAMPLES), "--json", "--top-k", "5"]) == 0
     rows = {Path(r["path"]).name: r for r in json.loads(capsys.readouterr().out)}
     assert len(rows) == 12
-    expected = {"pug.jpg": "pug", "chihuahua.jpg": "Chihuahua", "Saint Bernard – café.jpg": "Saint Bernard",
-                "golden_retriever_fullframe.jpg": "golden retriever", "maltese full frame.jpg": "Maltese dog"}  # fmt: skip
+    expected = {
+        "pug.jpg": "pug",
+        "chihuahua.jpg": "Chihuahua",
+        "Saint Bernard – café.jpg": "Saint Bernard",
+        "golden_retriever_fullframe.jpg": "golden retriever",
+        "maltese full frame.jpg": "Maltese dog",
+    }
     for name, breed in expected.items():
         assert rows[name]["name"] == breed and rows[name]["verdict"] == "dog", rows[name]
     assert rows["cat (not a dog).jpg"]["verdict"] == "not_a_dog"

@@ -33,7 +33,9 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def tiny_config(data: Path, out: Path, weights: str) -> FeaturesConfig:
-    return FeaturesConfig(data=str(data), out=str(out), backbone="test_efficientnet", weights=weights, val_fraction=0.25)
+    return FeaturesConfig(
+        data=str(data), out=str(out), backbone="test_efficientnet", weights=weights, val_fraction=0.25
+    )
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +114,23 @@ def test_cli_predict_json(trained: tuple[Path, Path], tmp_path: Path, capsys: py
     assert rows["broken.jpg"]["error"] and rows["broken.jpg"]["breed"] is None
 
 
-def test_cli_evaluate_writes_metrics_and_predictions(trained: tuple[Path, Path], tiny_tree: Path, tmp_path: Path) -> None:
+def test_cli_evaluate_writes_metrics_and_predictions(
+    trained: tuple[Path, Path], tiny_tree: Path, tmp_path: Path
+) -> None:
     ckpt, _ = trained
-    code = main(["evaluate", "--data", str(tiny_tree), "--model", str(ckpt), "--json-out", str(tmp_path / "m.json"),
-                 "--predictions", str(tmp_path / "p.csv")])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            "--data",
+            str(tiny_tree),
+            "--model",
+            str(ckpt),
+            "--json-out",
+            str(tmp_path / "m.json"),
+            "--predictions",
+            str(tmp_path / "p.csv"),
+        ]
+    )
     assert code == 0
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["n"] == 24 and metrics["top1"] > 0.9 and metrics["top5"] == 1.0 and metrics["loss"] >= 0

@@ -73,9 +73,15 @@ def per_class_report(confusion: np.ndarray) -> list[dict[str, Any]]:
         recall = tp[i] / support[i] if support[i] else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         rows.append(
-            {"breed": BREED_IDS[i], "name": human_name(BREED_IDS[i]), "precision": precision, "recall": recall,
-             "f1": f1, "support": int(support[i])}
-        )  # fmt: skip
+            {
+                "breed": BREED_IDS[i],
+                "name": human_name(BREED_IDS[i]),
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": int(support[i]),
+            }
+        )
     return rows
 
 
@@ -101,10 +107,14 @@ def reliability_bins(confidence: np.ndarray, correct: np.ndarray, *, bins: int =
     for b in range(bins):
         mask = which == b
         out.append(
-            {"low": float(edges[b]), "high": float(edges[b + 1]), "count": int(mask.sum()),
-             "confidence": float(confidence[mask].mean()) if mask.any() else float("nan"),
-             "accuracy": float(correct[mask].mean()) if mask.any() else float("nan")}
-        )  # fmt: skip
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "count": int(mask.sum()),
+                "confidence": float(confidence[mask].mean()) if mask.any() else float("nan"),
+                "accuracy": float(correct[mask].mean()) if mask.any() else float("nan"),
+            }
+        )
     return out
 
 
@@ -157,7 +167,10 @@ def write_analysis(predictions_file: str | Path, out: str | Path, *, top: int = 
         "",
         "| breed | precision | recall | F1 | photos |",
         "|---|---|---|---|---|",
-        *[f"| {r['name']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |" for r in report[:15]],
+        *[
+            f"| {r['name']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} |"
+            for r in report[:15]
+        ],
         "",
         "![confusion](confusion.png)",
         "",

@@ -47,7 +47,9 @@ def plot_confusion(confusion: np.ndarray, out: Path, *, max_breeds: int = 30) ->
                 ax.text(j, i, int(sub[i, j]), ha="center", va="center", fontsize=6)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"Most-confused breeds ({len(keep)} of {int((confusion.sum(1) > 0).sum())}): share of each row's photos")
+    ax.set_title(
+        f"Most-confused breeds ({len(keep)} of {int((confusion.sum(1) > 0).sum())}): share of each row's photos"
+    )
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -64,8 +66,14 @@ def plot_reliability(p: Predictions, out: Path, *, bins: int = 15) -> Path:
     fig, (ax, ax_n) = plt.subplots(2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.bar(centres, [r["accuracy"] if r["count"] else 0 for r in rows], width=width * 0.95, label="accuracy")
     ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
-    ax.plot([r["confidence"] for r in rows if r["count"]], [r["accuracy"] for r in rows if r["count"]], "o-",
-            color="tab:red", markersize=3, label="mean confidence vs accuracy")  # fmt: skip
+    ax.plot(
+        [r["confidence"] for r in rows if r["count"]],
+        [r["accuracy"] for r in rows if r["count"]],
+        "o-",
+        color="tab:red",
+        markersize=3,
+        label="mean confidence vs accuracy",
+    )
     from dogbreeds.metrics import expected_calibration_error
 
     ax.set_title(f"Reliability (ECE {expected_calibration_error(p.probability, p.correct):.2%}, n {len(p.paths)})")

@@ -161,5 +161,7 @@ def backbone_preprocess(model: Any) -> Preprocess:
         crop_pct=float(cfg.get("crop_pct", 0.875)),
         mean=tuple(cfg["mean"]),
         std=tuple(cfg["std"]),
-        interpolation=cfg.get("interpolation", "bicubic") if cfg.get("interpolation") in ("bicubic", "bilinear") else "bicubic",
+        interpolation=cfg.get("interpolation", "bicubic")
+        if cfg.get("interpolation") in ("bicubic", "bilinear")
+        else "bicubic",
     )

@@ -50,7 +50,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["train", "test"], help="official list (default train on Stanford folders)")
     p.add_argument("--images", help="Stanford image folder: Images or crops224")
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no flip augmentation / averaging")
-    p.add_argument("--prior", choices=["auto", "imagenet", "none"], default="imagenet", help="pull the head towards the backbone's own ImageNet breed rows (imagenet), towards zero (none), or let validation pick (auto)")
+    p.add_argument(
+        "--prior",
+        choices=["auto", "imagenet", "none"],
+        default="imagenet",
+        help="pull the head towards the backbone's own ImageNet breed rows (imagenet), towards zero (none), "
+        "or let validation pick (auto)",
+    )
     p.add_argument("--l2", type=float, help="L2 strength (default: chosen on the validation split)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
@@ -93,7 +99,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dogbreeds", description="Sort dog photos by breed (120 Stanford Dogs breeds).")
+    parser = argparse.ArgumentParser(
+        prog="dogbreeds", description="Sort dog photos by breed (120 Stanford Dogs breeds)."
+    )
     parser.add_argument("--version", action="version", version=f"dogbreeds {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is going on")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -227,7 +235,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args))
-    except (FileNotFoundError, UnknownBreedError, TooFewPhotosError, ModuleNotFoundError, ValueError, RuntimeError) as err:
+    except (
+        FileNotFoundError,
+        UnknownBreedError,
+        TooFewPhotosError,
+        ModuleNotFoundError,
+        ValueError,
+        RuntimeError,
+    ) as err:
         print(f"dogbreeds {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -19,9 +19,19 @@ from dogbreeds.progress import progress
 from dogbreeds.transforms import crop_to_box
 
 PREDICTION_COLUMNS = [
-    "path", "label", "label_name", "pred", "pred_name", "probability", "p_true", "correct", "top5", "loss",
-    "dog_probability", "verdict",
-]  # fmt: skip
+    "path",
+    "label",
+    "label_name",
+    "pred",
+    "pred_name",
+    "probability",
+    "p_true",
+    "correct",
+    "top5",
+    "loss",
+    "dog_probability",
+    "verdict",
+]
 
 
 @dataclass

@@ -127,7 +127,9 @@ class FeatureExtractor:
             feats = np.concatenate([feats, mirrored], axis=1)
         return feats
 
-    def __call__(self, samples: list[Sample], cache: EmbeddingCache | None = None, desc: str = "embedding") -> Embeddings:
+    def __call__(
+        self, samples: list[Sample], cache: EmbeddingCache | None = None, desc: str = "embedding"
+    ) -> Embeddings:
         digests = {}
         with ThreadPoolExecutor(2) as pool:
             for s, d in zip(samples, pool.map(lambda s: _safe_hash(s.path), samples), strict=True):

@@ -22,7 +22,9 @@ class BreedModel(torch.nn.Module):
         if not self.flip_average:
             return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
         n = images.shape[0]
-        both = self.backbone.forward_head(self.backbone.forward_features(torch.cat([images, images.flip(3)])), pre_logits=True)
+        both = self.backbone.forward_head(
+            self.backbone.forward_features(torch.cat([images, images.flip(3)])), pre_logits=True
+        )
         return (both[:n] + both[n:]) / 2
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:

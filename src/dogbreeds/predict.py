@@ -111,7 +111,9 @@ class Predictor:
             dog_probability=float(dog_probability),
         )
 
-    def predict_paths(self, paths: Iterable[str | Path], *, top_k: int = 5, batch_size: int = 16) -> Iterator[Prediction]:
+    def predict_paths(
+        self, paths: Iterable[str | Path], *, top_k: int = 5, batch_size: int = 16
+    ) -> Iterator[Prediction]:
         """Predictions in input order; unreadable photos come back with ``verdict="unreadable"`` and the reason."""
         paths = [str(p) for p in paths]
 

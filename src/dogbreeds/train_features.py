@@ -64,7 +64,9 @@ def _candidate_priors(choice: str, imagenet: LinearHead | None) -> dict[str, Lin
     """The priors to try; a backbone without a 1000-way ImageNet head can only use "none"."""
     if imagenet is None:
         return {"none": None}
-    return {"auto": {"imagenet": imagenet, "none": None}, "imagenet": {"imagenet": imagenet}}.get(choice, {"none": None})
+    return {"auto": {"imagenet": imagenet, "none": None}, "imagenet": {"imagenet": imagenet}}.get(
+        choice, {"none": None}
+    )
 
 
 def _train_view(emb: Embeddings) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +121,9 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     emb = embed_samples(data.samples, spec, backbone, cache_root=cache_root, desc=f"embedding ({cfg.backbone})")
     embedded_at = time.perf_counter()
     index = {p: i for i, p in enumerate(emb.paths)}
-    train, val = (_subset(emb, [index[s.path] for s in part.samples if s.path in index]) for part in (train_set, val_set))
+    train, val = (
+        _subset(emb, [index[s.path] for s in part.samples if s.path in index]) for part in (train_set, val_set)
+    )
 
     priors = _candidate_priors(cfg.prior, prior)
     grid = (cfg.l2,) if cfg.l2 is not None else L2_GRID

@@ -49,7 +49,9 @@ class Preprocess:
         return cls(**{**d, "mean": tuple(d["mean"]), "std": tuple(d["std"])})
 
 
-def crop_to_box(img: Image.Image, box: Box, *, frame: tuple[int, int] | None = None, margin: float = 0.1) -> Image.Image:
+def crop_to_box(
+    img: Image.Image, box: Box, *, frame: tuple[int, int] | None = None, margin: float = 0.1
+) -> Image.Image:
     """Crop to an annotated box, keeping up to ``margin`` of the box size around it where the photo allows.
 
     ``frame`` is the (width, height) the box was drawn on; boxes are rescaled when the photo was resized since.

@@ -80,4 +80,3 @@ def load_stanford(root: Path, split: str, *, images: str | None = None, with_box
     if not samples:
         raise FileNotFoundError(f"none of the official {split} photos were found under {folder}")
     return SampleSet(f"{root.name}/{folder.name}:{split}", samples)
-
