@@ -37,6 +37,14 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json-out", type=Path, help="write the metrics as JSON")
     p.add_argument("--predictions", type=Path, help="write per-photo predictions (.csv or .parquet)")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--leakage",
+        action="store_true",
+        help="report near-duplicate photos (perceptual hash) within the evaluated photos and against the training "
+        "photos (the other official split, or --train-data)",
+    )
+    p.add_argument("--train-data", help="training folder to check for near-duplicates (with --leakage)")
+    p.add_argument("--duplicates", type=Path, help="write the near-duplicate pairs as CSV (with --leakage)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -153,11 +161,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     for path, why in result.errors.items():
         print(f"  unreadable: {path}: {why}", file=sys.stderr)
+    if args.leakage:
+        m["near_duplicates"] = _report_leakage(args, [Path(r["path"]) for r in result.rows])
     if args.json_out:
         write_json_atomic(args.json_out, m)
     if args.predictions:
         write_predictions(result.rows, args.predictions)
     return 0
+
+
+def _report_leakage(args: argparse.Namespace, evaluated: list[Path]) -> dict[str, int]:
+    """Print and count near-duplicates of the evaluated photos; the training photos are the other official list."""
+    from dogbreeds.data.folders import load_samples
+    from dogbreeds.data.stanford import is_stanford_root
+    from dogbreeds.leakage import leakage_report, write_duplicates_csv
+
+    reference = None
+    if args.train_data:
+        reference = [s.path for s in load_samples(args.train_data).samples]
+    elif is_stanford_root(Path(args.data)) and args.split in ("train", "test"):
+        other = "train" if args.split == "test" else "test"
+        reference = [s.path for s in load_samples(args.data, other, images=args.images).samples]
+    report = leakage_report(evaluated, reference)
+    for kind, pairs in report.items():
+        print(f"near-duplicates {kind.replace('_', ' ')}: {len(pairs)} pair(s)")
+        for pair in pairs[:5]:
+            print(f"  {pair.a}  ~  {pair.b}  ({pair.distance} bits)")
+    if args.duplicates:
+        write_duplicates_csv(report, args.duplicates)
+    return {kind: len(pairs) for kind, pairs in report.items()}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
