@@ -121,3 +121,16 @@ def test_walk_is_recursive_sorted_skips_hidden_and_survives_symlink_loops(tmp_pa
     (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
     names = [p.relative_to(tmp_path).as_posix() for p in iter_image_files([tmp_path])]
     assert names == ["a/1.png", "a/deep/3.webp", "b/2.jpg", "café dir/ünï côdé.jpg"]
+
+
+def test_read_photo_keeps_original_size_and_exif_date(tmp_path: Path) -> None:
+    from dogbreeds.data.images import read_photo
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "2024:05:17 10:11:12"
+    Image.new("RGB", (1600, 1200)).save(tmp_path / "dated.jpg", exif=exif)
+    photo = read_photo(tmp_path / "dated.jpg", min_size=200)
+    assert photo.size == (1600, 1200) and photo.image.size[0] < 1600  # decoded small, size as on disk
+    assert photo.taken_at == "2024:05:17 10:11:12"
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    assert read_photo(tmp_path / "plain.png").taken_at is None

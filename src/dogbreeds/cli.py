@@ -91,6 +91,24 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=cmd_data_preview)
 
 
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="classify whole folders into a catalog database (resumable)")
+    p.add_argument("folders", nargs="+", metavar="DIR", help="folders to walk recursively (or single photos)")
+    p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
+    p.add_argument("--model", help="checkpoint folder or .onnx file (default: the shipped model)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--workers", type=int, default=2, help="threads reading and decoding photos")
+    p.add_argument("--min-probability", type=float, help="below this top breed probability the verdict is unsure")
+    p.add_argument("--min-dog-probability", type=float, help="below this dog probability the verdict is not_a_dog")
+    p.set_defaults(func=cmd_classify)
+    e = sub.add_parser("export", help="export the catalog as CSV, JSON or Parquet")
+    e.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
+    e.add_argument("--format", choices=["csv", "json", "parquet"], help="default: from the file name")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--verdict", choices=["dog", "unsure", "not_a_dog", "unreadable"], help="only these rows")
+    e.set_defaults(func=cmd_export)
+
+
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="error analysis of saved predictions: per-breed report, confusion, calibration")
     p.add_argument("predictions", type=Path, help="a file written by `evaluate --predictions` (.csv or .parquet)")
@@ -113,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dogbreeds {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is going on")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_predict, _add_evaluate, _add_analyze, _add_train, _add_data, _add_export):
+    for add in (_add_predict, _add_classify, _add_evaluate, _add_analyze, _add_train, _add_data, _add_export):
         add(sub)
     return parser
 
@@ -237,6 +255,40 @@ def cmd_data_preview(args: argparse.Namespace) -> int:
 
     out = preview_grid(args.root, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed)
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog import database_url, open_catalog
+    from dogbreeds.classify import Classifier
+    from dogbreeds.predict import Predictor
+
+    missing = [f for f in args.folders if not Path(f).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such folder: {', '.join(missing)}")
+    predictor = Predictor(args.model)
+    if args.min_probability is not None:
+        predictor.card.verdicts.min_probability = args.min_probability
+    if args.min_dog_probability is not None:
+        predictor.card.verdicts.min_dog_probability = args.min_dog_probability
+    engine = open_catalog(args.db)
+    stats = Classifier(predictor, engine, batch_size=args.batch_size, workers=args.workers).run(args.folders)
+    verdicts = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_verdict.items())) or "none"
+    print(
+        f"{stats.photos} photos in {stats.seconds:.1f} s ({stats.photos_per_second:.1f}/s): {stats.classified} "
+        f"classified, {stats.reused} known by content, {stats.unchanged} unchanged, {stats.unreadable} unreadable"
+        f"{f', {stats.vanished} vanished' if stats.vanished else ''}; verdicts: {verdicts}; "
+        f"catalog {database_url(args.db)}"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog import iter_rows, open_catalog
+    from dogbreeds.catalog_export import export_rows
+
+    n = export_rows(iter_rows(open_catalog(args.db), verdict=args.verdict), args.out, fmt=args.format)
+    print(f"wrote {n} rows to {args.out}")
     return 0
 
 

@@ -6,9 +6,11 @@ Every photo, whatever its format or state, comes back either as an RGB ``PIL.Ima
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps
@@ -47,8 +49,33 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
+@dataclass(frozen=True)
+class Photo:
+    """A decoded photo with what a catalog records about it."""
+
+    image: Image.Image  # upright RGB, possibly decoded at reduced size
+    size: tuple[int, int]  # the file's own pixel size (width, height), before any reduction or rotation
+    taken_at: str | None  # EXIF DateTimeOriginal (or DateTime), "YYYY:MM:DD HH:MM:SS", when present
+
+
 def load_rgb(path: str | os.PathLike[str], *, min_size: int | None = None) -> Image.Image:
-    """Open any photo as an upright RGB image.
+    """Open any photo as an upright RGB image (see :func:`read_photo`)."""
+    return read_photo(path, min_size=min_size).image
+
+
+def _exif_date(img: Image.Image) -> str | None:
+    try:
+        exif = img.getexif()
+        value = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, else DateTime
+    except Exception:  # a broken EXIF block must not lose the photo
+        return None
+    return str(value).strip("\x00 ") or None if value else None
+
+
+def read_photo(path: str | os.PathLike[str], *, min_size: int | None = None, data: bytes | None = None) -> Photo:
+    """Open any photo as an upright RGB image, with its original size and EXIF date.
+
+    ``data``, when given, is the file's content already read (e.g. to hash it): the file is not opened again.
 
     Args:
         path: the file.
@@ -62,11 +89,12 @@ def load_rgb(path: str | os.PathLike[str], *, min_size: int | None = None) -> Im
     if path.suffix.lower() in {".heic", ".heif"}:
         _register_heif()
     try:
-        if path.stat().st_size == 0:
+        if (len(data) if data is not None else path.stat().st_size) == 0:
             raise UnreadableImage("empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(io.BytesIO(data) if data is not None else path) as img:
+                original_size, taken_at = img.size, _exif_date(img)
                 if min_size and img.format == "JPEG":
                     w, h = img.size
                     scale = min(w, h) / min_size
@@ -74,7 +102,7 @@ def load_rgb(path: str | os.PathLike[str], *, min_size: int | None = None) -> Im
                         img.draft("RGB", (max(1, int(w / scale)), max(1, int(h / scale))))
                 img.seek(0)  # first frame of a GIF or other multi-frame file
                 img.load()
-                return _to_upright_rgb(img)
+                return Photo(_to_upright_rgb(img), original_size, taken_at)
     except UnreadableImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:

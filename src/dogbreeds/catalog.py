@@ -1,0 +1,157 @@
+"""The catalog: one row per photo path, in a real database through SQLAlchemy (SQLite by default).
+
+Rows are written in batches, each batch one transaction, keyed by the photo's path: a run killed at any moment
+leaves only whole batches behind, and the next run fills in the rest, so the catalog ends with exactly one row
+per photo. The content hash (sha256) lets a later run skip unchanged photos and recognise moved ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+
+DEFAULT_DB = "sqlite:///dogbreeds.db"
+
+metadata = MetaData()
+photos = Table(
+    "photos",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("sha256", String(64), index=True),
+    Column("bytes", Integer),
+    Column("mtime_ns", Integer),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("taken_at", String(32)),
+    Column("breed", String(80)),
+    Column("name", String(80)),
+    Column("probability", Float),
+    Column("dog_probability", Float),
+    Column("top5", Text),  # JSON list of {breed, name, probability}
+    Column("verdict", String(16), index=True),
+    Column("error", Text),
+    Column("model_id", String(80), index=True),
+    Column("classified_at", DateTime(timezone=True)),
+)
+COLUMNS = [c.name for c in photos.columns]
+
+
+def database_url(url_or_path: str | None) -> str:
+    """``None`` -> ``dogbreeds.db`` here; a plain file path -> a SQLite URL; a URL as is."""
+    if url_or_path is None:
+        return DEFAULT_DB
+    return url_or_path if "://" in url_or_path else f"sqlite:///{Path(url_or_path).resolve()}"
+
+
+def open_catalog(url: str | None = None) -> Engine:
+    """Connect and create the table when missing. SQLite runs in WAL mode so readers never block the writer."""
+    engine = create_engine(database_url(url))
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    metadata.create_all(engine)
+    return engine
+
+
+@dataclass
+class Known:
+    """What the catalog already holds for a model: by path, and which paths hold each content hash."""
+
+    by_path: dict[str, dict[str, Any]]
+    by_hash: dict[str, list[str]]
+
+
+def known_rows(engine: Engine, model_id: str) -> Known:
+    query = select(
+        photos.c.path, photos.c.sha256, photos.c.bytes, photos.c.mtime_ns, photos.c.model_id, photos.c.verdict
+    )
+    by_path, by_hash = {}, {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            r = row._asdict()
+            by_path[r["path"]] = r
+            if r["sha256"] and r["model_id"] == model_id and r["verdict"] != "unreadable":
+                by_hash.setdefault(r["sha256"], []).append(r["path"])
+    return Known(by_path, by_hash)
+
+
+def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str] | None = None) -> None:
+    """Insert or replace rows by path, and delete the rows of ``delete_paths``, all in one transaction."""
+    if not rows and not delete_paths:
+        return
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    else:
+        raise ValueError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+    stmt = insert(photos)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["path"], set_={c: stmt.excluded[c] for c in COLUMNS if c != "path"}
+    )
+    with engine.begin() as conn:
+        if rows:
+            conn.execute(stmt, rows)
+        if delete_paths:
+            conn.execute(photos.delete().where(photos.c.path.in_(delete_paths)))
+
+
+def row_by_hash(engine: Engine, sha256: str | None, model_id: str) -> dict[str, Any] | None:
+    """A classified row with this content and model, if any (to reuse for a copy or a moved photo)."""
+    query = select(photos).where(photos.c.sha256 == sha256, photos.c.model_id == model_id).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return row._asdict() if row is not None else None
+
+
+def iter_rows(engine: Engine, *, verdict: str | None = None) -> Iterator[dict[str, Any]]:
+    query = select(photos).order_by(photos.c.path)
+    if verdict:
+        query = query.where(photos.c.verdict == verdict)
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            r = row._asdict()
+            r["top5"] = json.loads(r["top5"]) if r["top5"] else []
+            yield r
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def count(engine: Engine) -> int:
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(photos)).scalar_one())
+
+
+def to_row(values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    row = dict.fromkeys(COLUMNS)
+    row.update(values)
+    return row

@@ -1,0 +1,148 @@
+"""The catalog job: exact, resumable, never loses or doubles a photo, knows moved photos by their content."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dogbreeds.catalog import count, iter_rows, open_catalog
+from dogbreeds.classify import Classifier
+from dogbreeds.cli import main
+from dogbreeds.predict import Predictor
+
+from .conftest import EXAMPLES
+
+
+def _library(root: Path, n_copies: int = 1) -> Path:
+    """Sample photos (some in a unicode sub-folder) plus a zero-byte, a corrupt and a non-photo file."""
+    for i in range(n_copies):
+        dest = root / ("ünï côdé" if i % 2 else "plain") / f"set {i}"
+        shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns("*.md"))
+        # make each copy's bytes distinct so that they are separate photos, not copies of one another
+        for photo in dest.glob("*.jpg"):
+            with open(photo, "ab") as f:
+                f.write(f"copy {i}".encode())
+    (root / "plain" / "empty.jpg").write_bytes(b"")
+    (root / "plain" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (root / "plain" / "notes.txt").write_text("not a photo, not walked")
+    return root
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor()
+
+
+def _classify(folder: Path, db: Path, predictor: Predictor):
+    return Classifier(predictor, open_catalog(str(db)), batch_size=4).run([folder])
+
+
+def test_every_photo_gets_exactly_one_row(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    stats = _classify(lib, tmp_path / "c.db", predictor)
+    rows = {Path(r["path"]).name: r for r in iter_rows(open_catalog(str(tmp_path / "c.db")))}
+    assert stats.photos == len(rows) == 14 and stats.classified == 12 and stats.unreadable == 2
+    assert rows["empty.jpg"]["verdict"] == "unreadable" and "empty" in rows["empty.jpg"]["error"]
+    assert rows["broken.jpg"]["verdict"] == "unreadable" and rows["broken.jpg"]["error"]
+    pug = rows["pug.jpg"]
+    assert pug["breed"] == "n02110958-pug" and pug["verdict"] == "dog" and len(pug["top5"]) == 5
+    assert pug["width"] == 224 and len(pug["sha256"]) == 64 and pug["bytes"] > 0 and pug["model_id"]
+    assert rows["cat (not a dog).jpg"]["verdict"] == "not_a_dog"
+    again = _classify(lib, tmp_path / "c.db", predictor)
+    assert again.unchanged == 12 and again.classified == 0 and again.unreadable == 2  # unreadable ones are retried
+
+
+def test_moved_and_copied_photos_are_known_by_content(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    _classify(lib, db, predictor)
+    set0 = lib / "plain" / "set 0"
+    (set0 / "pug.jpg").rename(set0 / "renamed pug.jpg")
+    shutil.copy(set0 / "beagle.jpg", set0 / "beagle copy.jpg")
+    stats = _classify(lib, db, predictor)
+    assert stats.classified == 0 and stats.reused == 2
+    rows = {Path(r["path"]).name: r for r in iter_rows(open_catalog(str(db)))}
+    assert "pug.jpg" not in rows and rows["renamed pug.jpg"]["breed"] == "n02110958-pug"
+    assert rows["beagle copy.jpg"]["breed"] == rows["beagle.jpg"]["breed"] and len(rows) == 15
+
+
+def test_sigkill_mid_run_then_resume_ends_with_exactly_one_row_per_photo(tmp_path: Path) -> None:
+    lib = _library(tmp_path / "lib", n_copies=6)  # 72 photos + 2 unreadable
+    db = tmp_path / "c.db"
+    cmd = [sys.executable, "-m", "dogbreeds", "classify", str(lib), "--db", str(db), "--batch-size", "2"]
+    env = {**os.environ, "DOGBREEDS_PROGRESS": "0"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    rows = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                rows = sqlite3.connect(db).execute("select count(*) from photos").fetchone()[0]
+            except sqlite3.OperationalError:
+                rows = 0
+            if rows >= 6:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = sqlite3.connect(db).execute("select count(*) from photos").fetchone()[0]
+    assert 0 < killed_at < 74
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    con = sqlite3.connect(db)
+    paths = [r[0] for r in con.execute("select path from photos")]
+    expected = sorted(str(p.resolve()) for p in lib.rglob("*.jpg"))
+    assert sorted(paths) == expected and len(set(paths)) == len(paths) == 74
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
+def test_export_round_trips(tmp_path: Path, predictor: Predictor, fmt: str) -> None:
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    _classify(lib, db, predictor)
+    out = tmp_path / f"catalog.{fmt}"
+    assert main(["export", "--db", str(db), "--out", str(out)]) == 0
+    if fmt == "csv":
+        import csv
+
+        back = list(csv.DictReader(open(out, encoding="utf-8")))
+        back = [{**r, "top5": json.loads(r["top5"])} for r in back]
+    elif fmt == "json":
+        back = json.loads(out.read_text(encoding="utf-8"))
+    else:
+        import pyarrow.parquet as pq
+
+        back = [{**r, "top5": json.loads(r["top5"])} for r in pq.read_table(out).to_pylist()]
+    original = list(iter_rows(open_catalog(str(db))))
+    assert len(back) == len(original) == count(open_catalog(str(db)))
+    assert [r["path"] for r in back] == [r["path"] for r in original]
+    assert [r["top5"] for r in back] == [r["top5"] for r in original]
+    assert [str(r["verdict"]) for r in back] == [r["verdict"] for r in original]
+
+
+def test_photo_vanishing_during_the_run_gets_no_row(tmp_path: Path, predictor: Predictor) -> None:
+    classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")))
+    from dogbreeds.catalog import known_rows
+
+    prepared = classifier._prepare(str(tmp_path / "gone.jpg"), known_rows(classifier.engine, classifier.model_id))
+    assert prepared.vanished
+    assert list(classifier._rows([prepared])) == []
+
+
+def test_cli_classify_reports_and_refuses_missing_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "black.png")
+    assert main(["classify", str(tmp_path), "--db", str(tmp_path / "x.db")]) == 0
+    assert "1 photos" in capsys.readouterr().out
+    assert main(["classify", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db")]) == 2
+    assert "no such folder" in capsys.readouterr().err
