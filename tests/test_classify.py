@@ -146,3 +146,56 @@ def test_cli_classify_reports_and_refuses_missing_folders(tmp_path: Path, capsys
     assert "1 photos" in capsys.readouterr().out
     assert main(["classify", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["copy", "hardlink", "symlink"])
+def test_sort_never_touches_originals_and_suffixes_collisions(tmp_path: Path, predictor: Predictor, mode: str) -> None:
+    lib = _library(tmp_path / "lib", n_copies=2)  # every sample name appears twice: collisions
+    db = tmp_path / "c.db"
+    _classify(lib, db, predictor)
+    before = {p: (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes()) for p in lib.rglob("*") if p.is_file()}
+    into = tmp_path / "sorted"
+    assert main(["sort", "--db", str(db), "--into", str(into), "--mode", mode]) == 0
+    after = {p: (p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes()) for p in lib.rglob("*") if p.is_file()}
+    assert after == before
+    assert {p.name for p in (into / "pug").iterdir()} == {"pug.jpg", "pug (2).jpg"}
+    assert len(list((into / "not_a_dog").iterdir())) == 2 and len(list((into / "unreadable").iterdir())) == 2
+    assert sum(1 for p in into.rglob("*") if p.is_file() or p.is_symlink()) == 26
+    if mode == "symlink":
+        assert (into / "pug" / "pug.jpg").is_symlink()
+    assert main(["sort", "--db", str(db), "--into", str(into), "--mode", mode]) == 0  # again: nothing new
+    assert sum(1 for p in into.rglob("*") if p.is_file() or p.is_symlink()) == 26
+
+
+def test_review_records_confirmations_and_corrections_then_exports_a_training_tree(
+    tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dogbreeds.catalog import reviews
+    from dogbreeds.data.folders import load_folder_tree
+    from dogbreeds.review import queue, run_review
+
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    _classify(lib, db, predictor)
+    engine = open_catalog(str(db))
+    waiting = list(queue(engine))
+    assert len(waiting) == 11  # 11 dogs (the cat is not_a_dog, 2 unreadable)
+    probs = [r["probability"] for r in waiting if r["verdict"] == "dog"]
+    assert probs == sorted(probs)  # least confident first
+    answers = iter(["o", "", "labradoodle", "golden retriever", "2", "n", "q"])
+    opened: list[str] = []
+    said: list[str] = []
+    stats = run_review(engine, reviewer="ana", ask=lambda _: next(answers), say=said.append, opener=opened.append)
+    assert opened == [waiting[0]["path"]] and any("not one of the 120" in s for s in said)
+    assert (stats.confirmed + stats.corrected, stats.not_a_dog) == (3, 1)
+    with engine.connect() as conn:
+        rows = [r._asdict() for r in conn.execute(reviews.select().order_by(reviews.c.id))]
+    assert [r["reviewer"] for r in rows] == ["ana"] * 4 and all(r["reviewed_at"] for r in rows)
+    assert rows[0]["decision"] == "confirmed" and rows[0]["breed"] == waiting[0]["breed"]
+    assert rows[1]["breed"] == "n02099601-golden_retriever"
+    assert rows[2]["breed"] == waiting[2]["top5"][1]["breed"] and rows[3]["decision"] == "not_a_dog"
+    assert len(list(queue(engine))) == 7  # reviewed photos leave the queue
+    out = tmp_path / "corrections"
+    assert main(["corrections", "export", "--db", str(db), "--out", str(out)]) == 0
+    tree = load_folder_tree(out)  # the format `train` reads
+    assert len(tree) == 3 and "n02099601-golden_retriever" in {s.breed_id for s in tree.samples}

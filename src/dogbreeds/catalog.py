@@ -54,6 +54,20 @@ photos = Table(
 )
 COLUMNS = [c.name for c in photos.columns]
 
+# A volunteer's decision about a photo, kept by content hash so it survives moves and renames.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), index=True, nullable=False),
+    Column("path", Text),  # where the photo was when reviewed
+    Column("decision", String(16), nullable=False),  # confirmed | corrected | not_a_dog | skipped
+    Column("breed", String(80)),  # the breed the volunteer settled on (None for not_a_dog / skipped)
+    Column("model_breed", String(80)),  # what the model had said
+    Column("reviewer", String(80)),
+    Column("reviewed_at", DateTime(timezone=True)),
+)
+
 
 def database_url(url_or_path: str | None) -> str:
     """``None`` -> ``dogbreeds.db`` here; a plain file path -> a SQLite URL; a URL as is."""
@@ -134,10 +148,15 @@ def iter_rows(engine: Engine, *, verdict: str | None = None) -> Iterator[dict[st
     if verdict:
         query = query.where(photos.c.verdict == verdict)
     with engine.connect() as conn:
-        for row in conn.execute(query):
-            r = row._asdict()
-            r["top5"] = json.loads(r["top5"]) if r["top5"] else []
-            yield r
+        rows = [decoded(row) for row in conn.execute(query)]
+    yield from rows
+
+
+def decoded(row: Any) -> dict[str, Any]:
+    """A result row as a dict, with ``top5`` parsed from its JSON."""
+    r = row._asdict()
+    r["top5"] = json.loads(r["top5"]) if r["top5"] else []
+    return r
 
 
 def now() -> datetime:

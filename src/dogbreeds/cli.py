@@ -107,6 +107,23 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--verdict", choices=["dog", "unsure", "not_a_dog", "unreadable"], help="only these rows")
     e.set_defaults(func=cmd_export)
+    o = sub.add_parser("sort", help="build a folder per breed from the catalog (originals are never touched)")
+    o.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
+    o.add_argument("--into", type=Path, required=True, help="folder to fill with <breed>/, not_a_dog/, unsure/")
+    o.add_argument("--mode", choices=["copy", "hardlink", "symlink"], default="copy")
+    o.set_defaults(func=cmd_sort)
+    r = sub.add_parser("review", help="a terminal queue of unsure and least-confident photos for volunteers")
+    r.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
+    r.add_argument("--reviewer", help="who is reviewing (default: the login name)")
+    r.add_argument("--limit", type=int, help="review at most N photos")
+    r.set_defaults(func=cmd_review)
+    c = sub.add_parser("corrections", help="volunteers' decisions")
+    csub = c.add_subparsers(dest="corrections_command", required=True)
+    ce = csub.add_parser("export", help="write reviewed photos as a folder-per-breed tree that `train` accepts")
+    ce.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
+    ce.add_argument("--out", type=Path, required=True)
+    ce.add_argument("--mode", choices=["copy", "hardlink", "symlink"], default="copy")
+    ce.set_defaults(func=cmd_corrections_export)
 
 
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
@@ -289,6 +306,39 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     n = export_rows(iter_rows(open_catalog(args.db), verdict=args.verdict), args.out, fmt=args.format)
     print(f"wrote {n} rows to {args.out}")
+    return 0
+
+
+def cmd_sort(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog import iter_rows, open_catalog
+    from dogbreeds.sort import sort_rows
+
+    stats = sort_rows(iter_rows(open_catalog(args.db)), args.into, mode=args.mode)
+    print(
+        f"placed {stats.placed} photos in {args.into} ({args.mode}); {stats.already} already there, "
+        f"{stats.missing} no longer on disk"
+    )
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog import open_catalog
+    from dogbreeds.review import run_review
+
+    stats = run_review(open_catalog(args.db), reviewer=args.reviewer, limit=args.limit)
+    print(
+        f"\nreviewed: {stats.confirmed} confirmed, {stats.corrected} corrected, {stats.not_a_dog} not a dog, "
+        f"{stats.skipped} skipped"
+    )
+    return 0
+
+
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog import open_catalog
+    from dogbreeds.review import export_corrections
+
+    counts = export_corrections(open_catalog(args.db), args.out, mode=args.mode)
+    print(f"wrote {sum(counts.values())} photos of {len(counts)} breeds to {args.out}")
     return 0
 
 
