@@ -61,7 +61,8 @@ class ModelCard:
         import hashlib
 
         blob = json.dumps([self.model, self.backbone, self.training, self.data_fingerprint], sort_keys=True)
-        return f"{self.model}:{self.backbone}:{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+        quantized = f":{self.model_args['quantization']}" if self.model_args.get("quantization") else ""
+        return f"{self.model}:{self.backbone}:{hashlib.sha256(blob.encode()).hexdigest()[:8]}{quantized}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -126,6 +126,15 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
     ce.set_defaults(func=cmd_corrections_export)
 
 
+def _add_quantize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("quantize", help="write an int8 copy of a model for faster CPU inference (measure it!)")
+    p.add_argument("--model", help="checkpoint folder or .onnx file (default: the shipped model)")
+    p.add_argument("--calibration", nargs="+", required=True, metavar="DIR", help="photos to calibrate on")
+    p.add_argument("--photos", type=int, default=200, help="how many calibration photos (default 200)")
+    p.add_argument("--out", type=Path, required=True, help="the .onnx file to write (its card goes beside it)")
+    p.set_defaults(func=cmd_quantize)
+
+
 def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="error analysis of saved predictions: per-breed report, confusion, calibration")
     p.add_argument("predictions", type=Path, help="a file written by `evaluate --predictions` (.csv or .parquet)")
@@ -148,7 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dogbreeds {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is going on")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_predict, _add_classify, _add_evaluate, _add_analyze, _add_train, _add_data, _add_export):
+    adders = (
+        _add_predict,
+        _add_classify,
+        _add_evaluate,
+        _add_analyze,
+        _add_train,
+        _add_data,
+        _add_export,
+        _add_quantize,
+    )
+    for add in adders:
         add(sub)
     return parser
 
@@ -339,6 +358,14 @@ def cmd_corrections_export(args: argparse.Namespace) -> int:
 
     counts = export_corrections(open_catalog(args.db), args.out, mode=args.mode)
     print(f"wrote {sum(counts.values())} photos of {len(counts)} breeds to {args.out}")
+    return 0
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from dogbreeds.quantize import quantize_model
+
+    out = quantize_model(args.model, args.calibration, args.out, photos=args.photos)
+    print(f"wrote {out} ({out.stat().st_size:,} bytes); measure it: dogbreeds evaluate --model {out} --data ...")
     return 0
 
 
