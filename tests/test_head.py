@@ -65,3 +65,22 @@ def test_ece_of_known_toy_distributions() -> None:
     conf = np.array([0.95] * 4 + [0.55] * 4)
     correct = np.array([1, 1, 0, 0, 1, 1, 1, 1], bool)
     assert expected_calibration_error(conf, correct) == pytest.approx((0.45 + 0.45) / 2)
+
+
+def test_verdict_thresholds_reach_the_target_accuracy_and_keep_dogs() -> None:
+    from dogbreeds.verdicts import MAX_DOG_THRESHOLD, choose_thresholds
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    top = rng.uniform(0.2, 1.0, n)
+    correct = rng.uniform(0, 1, n) < top  # calibrated: right with probability = confidence
+    labels = np.zeros(n, int)
+    probs = np.zeros((n, 3))
+    probs[:, 0] = np.where(correct, top, (1 - top) / 2)
+    probs[:, 1] = np.where(correct, (1 - top) / 2, top)
+    probs[:, 2] = 1 - probs[:, 0] - probs[:, 1]
+    dog = rng.uniform(0.3, 1.0, n)
+    v = choose_thresholds(probs, labels, dog, target_accuracy=0.9, dog_recall=0.99)
+    kept = probs.max(1) >= v.min_probability
+    assert (probs.argmax(1)[kept] == 0).mean() >= 0.9 and 0.5 < v.min_probability < 1
+    assert (dog >= v.min_dog_probability).mean() >= 0.99 and v.min_dog_probability <= MAX_DOG_THRESHOLD

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.breeds import IMAGENET_DOG_INDICES
 from dogbreeds.checkpoint import ONNX_NAME, ModelCard, load_card
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.metrics import softmax
 from dogbreeds.runtime import open_session, run_session
 from dogbreeds.transforms import eval_transform
+from dogbreeds.verdicts import dog_mass
 
 DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
 
@@ -78,13 +78,11 @@ class Predictor:
         self.card: ModelCard = load_card(self.path)
         self.session = open_session(self.path, threads=threads)
         self.transform = eval_transform(self.card.preprocess)
-        self._dog_rows = np.array(IMAGENET_DOG_INDICES)
 
     def run_arrays(self, batch: np.ndarray) -> BatchOutput:
         out = run_session(self.session, batch)
         logits = out["breed_logits"]
-        dog = softmax(out["imagenet_logits"])[:, self._dog_rows].sum(axis=1)
-        return BatchOutput(softmax(logits / self.card.temperature), dog, logits)
+        return BatchOutput(softmax(logits / self.card.temperature), dog_mass(out["imagenet_logits"]), logits)
 
     def load(self, path: str | Path) -> np.ndarray:
         return self.transform(load_rgb(path, min_size=self.card.preprocess.resize_to))

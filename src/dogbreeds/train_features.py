@@ -19,8 +19,9 @@ from dogbreeds.data.folders import load_samples
 from dogbreeds.data.split import stratified_split
 from dogbreeds.features import BackboneSpec, Embeddings, embed_samples, weights_digest
 from dogbreeds.head import L2_GRID, LinearHead, fit_linear_head, fit_temperature
-from dogbreeds.metrics import classification_metrics
+from dogbreeds.metrics import classification_metrics, softmax
 from dogbreeds.progress import progress
+from dogbreeds.verdicts import choose_thresholds, dog_mass
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class FeaturesConfig:
     seed: int = 0
     limit_per_class: int | None = None
     box_margin: float = 0.1
+    target_accuracy: float = 0.95  # photos called "dog" must be right this often on validation; the rest "unsure"
 
     def __post_init__(self) -> None:
         if self.prior not in ("auto", "imagenet", "none"):
@@ -128,7 +130,12 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     priors = _candidate_priors(cfg.prior, prior)
     grid = (cfg.l2,) if cfg.l2 is not None else L2_GRID
     best, trials = select_head(train, val, priors, grid)
-    temperature = fit_temperature(best.head.logits(val.averaged), val.labels)
+    val_logits = best.head.logits(val.averaged)
+    temperature = fit_temperature(val_logits, val.labels)
+    verdicts = choose_thresholds(
+        softmax(val_logits / temperature), val.labels, _dog_mass(backbone, val.averaged),
+        target_accuracy=cfg.target_accuracy,
+    )  # fmt: skip
     # Refit on every training photo; the temperature fitted on held-out photos carries over.
     head = fit_linear_head(
         *_train_view(emb), num_classes=NUM_BREEDS, l2=best.l2, prior=priors[best.prior], init=best.head
@@ -143,6 +150,7 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
         preprocess=preprocess,
         model_args={"in_features": int(emb.features.shape[1]), "flip_average": cfg.flip},
         temperature=temperature,
+        verdicts=verdicts,
         metrics={"val": best.val, "val_trials": [{"prior": t.prior, "l2": t.l2, **t.val} for t in trials]},
         training={
             **asdict(cfg),
@@ -158,6 +166,15 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     )
     save_head_checkpoint(card, head, backbone, out)
     return card
+
+
+def _dog_mass(backbone: object, features: np.ndarray) -> np.ndarray:
+    """The backbone's own dog mass for embeddings (its ImageNet head is linear on them); ones without such a head
+    count every photo as a dog."""
+    fc = backbone.get_classifier()  # type: ignore[attr-defined]
+    if getattr(fc, "out_features", 0) != 1000:
+        return np.ones(len(features))
+    return dog_mass(features @ fc.weight.detach().numpy().T + fc.bias.detach().numpy())
 
 
 def _subset(emb: Embeddings, rows: list[int]) -> Embeddings:
