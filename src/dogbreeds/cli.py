@@ -51,9 +51,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model (feature extraction: embeddings + linear head)")
-    p.add_argument("--method", choices=["features"], default="features")
-    p.add_argument("--data", required=True, help="Stanford Dogs folder or folder-per-breed tree")
-    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument(
+        "--method", choices=["features", "scratch"], default="features",
+        help="features: frozen backbone + linear head; scratch: train a registered model from random weights",
+    )  # fmt: skip
+    p.add_argument("--data", help="Stanford Dogs folder or folder-per-breed tree (required)")
+    p.add_argument("--out", help="checkpoint folder to write (required)")
     p.add_argument("--backbone", default="tf_efficientnet_lite2", help="timm model name")
     p.add_argument("--weights", default="auto", help="auto | packaged | hub | file:PATH")
     p.add_argument("--split", choices=["train", "test"], help="official list (default train on Stanford folders)")
@@ -71,6 +74,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit-per-class", type=int, help="use the first N photos of each breed (quick runs)")
     p.add_argument("--cache-dir", type=Path, help="embedding cache (default ~/.cache/dogbreeds or $DOGBREEDS_CACHE)")
+    s = p.add_argument_group("scratch training (--method scratch)")
+    s.add_argument("--model", default="study_cnn1", help="registered model (see --list-models)")
+    s.add_argument("--list-models", action="store_true", help="print the registered models and exit")
+    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
+    s.add_argument("--lr", type=float, default=0.05)
+    s.add_argument("--schedule", choices=["constant", "power", "exponential", "cosine", "onecycle"], default="onecycle")
+    s.add_argument("--label-smoothing", type=float, default=0.1)
+    s.add_argument("--image-size", type=int, help="training and evaluation size (default: the model's own)")
+    s.add_argument("--early-stop", type=int, metavar="EPOCHS", help="stop after this many epochs without progress")
+    s.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint in --out")
     p.set_defaults(func=cmd_train)
 
 
@@ -213,6 +228,15 @@ def _report_leakage(args: argparse.Namespace, evaluated: list[Path]) -> dict[str
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.list_models:
+        from dogbreeds.registry import list_models
+
+        print("\n".join(list_models()))
+        return 0
+    if not args.data or not args.out:
+        raise ValueError("train needs --data and --out")
+    if args.method == "scratch":
+        return _train_scratch(args)
     from dogbreeds.train_features import FeaturesConfig, train_features
 
     cfg = FeaturesConfig(
@@ -238,6 +262,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     for path, why in t["unreadable"].items():
         print(f"  skipped unreadable photo: {path}: {why}", file=sys.stderr)
+    return 0
+
+
+def _train_scratch(args: argparse.Namespace) -> int:
+    from dogbreeds.train import TrainConfig, fit
+
+    cfg = TrainConfig(
+        data=args.data, out=args.out, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+        optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, label_smoothing=args.label_smoothing,
+        early_stop_patience=args.early_stop, image_size=args.image_size, split=args.split, images=args.images,
+        val_fraction=args.val_fraction, limit_per_class=args.limit_per_class, seed=args.seed,
+    )  # fmt: skip
+
+    def report(m: dict) -> None:
+        print(
+            f"epoch {m['epoch']}: train loss {m['train_loss']:.3f} top-1 {m['train_top1']:.1%}  "
+            f"val loss {m['val_loss']:.3f} top-1 {m['val_top1']:.1%}  {m['images_per_second']:.0f} img/s",
+            flush=True,
+        )
+
+    card = fit(cfg, resume=args.resume, on_epoch=report)
+    print(f"{card.model} ({card.model_args['parameters']:,} parameters) -> {args.out}")
     return 0
 
 

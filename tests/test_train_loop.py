@@ -1,0 +1,59 @@
+"""The from-scratch training loop: weights change, a killed-then-resumed run equals an uninterrupted one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from safetensors.torch import load_file  # noqa: E402
+
+from dogbreeds.checkpoint import load_card  # noqa: E402
+from dogbreeds.train import TrainConfig, fit  # noqa: E402
+
+
+def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
+    base = dict(model="study_cnn1_test", epochs=2, batch_size=4, lr=0.01, image_size=64, val_fraction=0.25)
+    return TrainConfig(data=str(data), out=str(out), **{**base, **kw})  # type: ignore[arg-type]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_training_changes_weights_and_writes_a_card(tiny_tree: Path, tmp_path: Path) -> None:
+    from dogbreeds.registry import create_model
+
+    torch.manual_seed(0)
+    initial = create_model("study_cnn1_test").state_dict()
+    card = fit(_cfg(tiny_tree, tmp_path / "run", epochs=1))
+    trained = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert any(not torch.equal(initial[k], trained[k]) for k in initial)
+    assert load_card(tmp_path / "run").model == "study_cnn1_test" and card.model_args["parameters"] > 0
+    (epoch,) = card.metrics["history"]
+    assert {"train_loss", "val_loss", "val_top1", "images_per_second", "lr"} <= set(epoch)
+
+
+@pytest.mark.parametrize("optimizer,schedule", [("sgd", "power"), ("adamw", "cosine")])
+def test_killed_then_resumed_run_ends_with_the_same_weights(
+    tiny_tree: Path, tmp_path: Path, optimizer: str, schedule: str
+) -> None:
+    whole = tmp_path / "whole"
+    fit(_cfg(tiny_tree, whole, optimizer=optimizer, schedule=schedule))
+
+    def kill_after_first_epoch(metrics: dict) -> None:
+        if metrics["epoch"] == 1:
+            raise Killed
+
+    cut = tmp_path / "cut"
+    with pytest.raises(Killed):
+        fit(_cfg(tiny_tree, cut, optimizer=optimizer, schedule=schedule), on_epoch=kill_after_first_epoch)
+    assert not (cut / "model.safetensors").exists() and (cut / "last" / "state.json").exists()
+    fit(_cfg(tiny_tree, cut, optimizer=optimizer, schedule=schedule), resume=True)
+    a, b = load_file(str(whole / "model.safetensors")), load_file(str(cut / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    losses = [[h["val_loss"] for h in load_card(run).metrics["history"]] for run in (cut, whole)]
+    assert losses[0] == losses[1] and len(losses[0]) == 2
