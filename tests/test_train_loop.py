@@ -16,7 +16,7 @@ from dogbreeds.train import TrainConfig, fit  # noqa: E402
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
-    base = dict(model="study_cnn1_test", epochs=2, batch_size=4, lr=0.01, image_size=64, val_fraction=0.25)
+    base = dict(model="study_cnn1_test", epochs=2, batch_size=4, lr=0.01, image_size=64, val_fraction=0.25, track=False)
     return TrainConfig(data=str(data), out=str(out), **{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -57,3 +57,34 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     losses = [[h["val_loss"] for h in load_card(run).metrics["history"]] for run in (cut, whole)]
     assert losses[0] == losses[1] and len(losses[0]) == 2
+
+
+def test_mlflow_run_has_params_per_epoch_metrics_and_artifacts(
+    tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("mlflow")
+    import json
+
+    from dogbreeds.cli import main
+    from dogbreeds.tracking import list_runs
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    def kill(metrics: dict) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        fit(_cfg(tiny_tree, tmp_path / "run", track=True, tracking_uri=uri), on_epoch=kill)
+    fit(_cfg(tiny_tree, tmp_path / "run", track=True, tracking_uri=uri), resume=True)
+    (run,) = list_runs(uri)  # the resumed run continued the same MLflow run
+    assert run["status"] == "FINISHED" and run["params"]["model"] == "study_cnn1_test"
+    assert int(run["params"]["parameters"]) > 0 and "wall_seconds" in run["metrics"]
+    import mlflow
+
+    history = mlflow.MlflowClient(uri).get_metric_history(run["run_id"], "val_loss")
+    assert [m.step for m in history] == [1, 2]
+    artifacts = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(run["run_id"])}
+    assert {"model.json", "learning_curves.png"} <= artifacts
+    assert (tmp_path / "run" / "learning_curves.png").stat().st_size > 1000
+    assert main(["runs", "--tracking-uri", uri, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["run_id"] == run["run_id"]

@@ -86,6 +86,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--image-size", type=int, help="training and evaluation size (default: the model's own)")
     s.add_argument("--early-stop", type=int, metavar="EPOCHS", help="stop after this many epochs without progress")
     s.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint in --out")
+    s.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    s.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
     p.set_defaults(func=cmd_train)
 
 
@@ -105,6 +107,35 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--size", type=int, default=224)
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=cmd_data_preview)
+
+
+def _add_runs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="list tracked training runs (MLflow)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from dogbreeds.tracking import list_runs
+
+    runs = list_runs(args.tracking_uri)
+    if args.json:
+        print(json.dumps(runs, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "model", "status", "epochs", "val top-1", "val loss", "parameters", "seconds")
+    for r in runs:
+        m, p = r["metrics"], r["params"]
+        table.add_row(
+            r["name"] or r["run_id"][:8], p.get("model", ""), r["status"], f"{m.get('epoch', 0):.0f}",
+            f"{m['val_top1']:.1%}" if "val_top1" in m else "", f"{m['val_loss']:.3f}" if "val_loss" in m else "",
+            p.get("parameters", ""), f"{m['wall_seconds']:.0f}" if "wall_seconds" in m else "",
+        )  # fmt: skip
+    Console().print(table)
+    return 0
 
 
 def _add_quantize(sub: argparse._SubParsersAction) -> None:
@@ -147,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_data,
         _add_export,
         _add_quantize,
+        _add_runs,
     )
     for add in adders:
         add(sub)
@@ -273,6 +305,7 @@ def _train_scratch(args: argparse.Namespace) -> int:
         optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, label_smoothing=args.label_smoothing,
         early_stop_patience=args.early_stop, image_size=args.image_size, split=args.split, images=args.images,
         val_fraction=args.val_fraction, limit_per_class=args.limit_per_class, seed=args.seed,
+        track=args.track, tracking_uri=args.tracking_uri,
     )  # fmt: skip
 
     def report(m: dict) -> None:

@@ -62,6 +62,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     limit_per_class: int | None = None
     seed: int = 0
+    track: bool = True  # log to MLflow (embedded SQLite store under runs/ unless tracking_uri says otherwise)
+    tracking_uri: str | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -175,6 +177,48 @@ def fit(
         opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         state = json.loads((last / "state.json").read_text())
         log.info("resuming %s at epoch %d", cfg.out, state["epoch"])
+    tracker = None
+    if cfg.track:
+        from dogbreeds.tracking import Tracker
+
+        params = {**asdict(cfg), "parameters": count_parameters(model), "train_photos": len(train_data)}
+        tracker = Tracker(cfg.tracking_uri, cfg.model, params, run_id=state.get("mlflow_run_id"))
+        state["mlflow_run_id"] = tracker.run_id
+    started = time.perf_counter()
+    try:
+        _epochs(cfg, model, opt, lr_at, train_data, val_loader, state, last, tracker, on_epoch)
+    except BaseException:
+        if tracker:
+            tracker.end("KILLED")  # a resumed run picks the same MLflow run up again
+        raise
+    card = ModelCard(
+        model=cfg.model, backbone=cfg.model, backbone_weights="scratch", preprocess=preprocess,
+        model_args={"parameters": count_parameters(model)},
+        metrics={"val": state["history"][-1] if state["history"] else {}, "history": state["history"]},
+        training=asdict(cfg), data_fingerprint=data.fingerprint(),
+    )  # fmt: skip
+    save_weights(model.state_dict(), out)
+    save_card(card, out)
+    if state["history"]:
+        from dogbreeds.curves import plot_learning_curves
+
+        plot_learning_curves(
+            state["history"], out / "learning_curves.png", title=f"{cfg.model} on {Path(cfg.data).name}"
+        )
+    if tracker:
+        final = {f"final_{k}": v for k, v in card.metrics["val"].items() if k != "epoch"}
+        tracker.log_summary({"wall_seconds": time.perf_counter() - started, **final})
+        tracker.log_artifacts([out / "model.json", out / "learning_curves.png", out / "model.safetensors"])
+        tracker.end()
+    return card
+
+
+def _epochs(
+    cfg: TrainConfig, model: torch.nn.Module, opt: torch.optim.Optimizer, lr_at: Callable[[int], float],
+    train_data: PhotoDataset, val_loader: DataLoader, state: dict[str, Any], last: Path, tracker: Any,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+) -> None:  # fmt: skip
+    """The epoch loop of :func:`fit`: train, evaluate, checkpoint, report, maybe stop early."""
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
         torch.manual_seed(cfg.seed * 1000 + epoch)  # augmentation randomness, reproducible per epoch
@@ -188,17 +232,10 @@ def fit(
         state["bad_epochs"] = 0 if best is None or metrics["val_loss"] < best else state["bad_epochs"] + 1
         state["best_val_loss"] = metrics["val_loss"] if best is None else min(best, metrics["val_loss"])
         _save_epoch(last, model, opt, state)
+        if tracker:
+            tracker.log_epoch(metrics, epoch + 1)
         if on_epoch:
             on_epoch(metrics)
         if cfg.early_stop_patience and state["bad_epochs"] >= cfg.early_stop_patience:
             log.info("early stop after epoch %d", epoch + 1)
             break
-    card = ModelCard(
-        model=cfg.model, backbone=cfg.model, backbone_weights="scratch", preprocess=preprocess,
-        model_args={"parameters": count_parameters(model)},
-        metrics={"val": state["history"][-1] if state["history"] else {}, "history": state["history"]},
-        training=asdict(cfg), data_fingerprint=data.fingerprint(),
-    )  # fmt: skip
-    save_weights(model.state_dict(), out)
-    save_card(card, out)
-    return card
