@@ -109,6 +109,37 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=cmd_data_preview)
 
 
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="training and inference images/s by device, threads and backend")
+    p.add_argument("--model", default="tf_efficientnet_lite0", help="registered or timm model name")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
+    p.add_argument("--threads", type=int, nargs="+", help="CPU thread counts (default: 1 and all)")
+    p.add_argument("--backends", nargs="+", choices=["eager", "channels_last", "bf16", "onnx"],
+                   default=["eager", "channels_last", "bf16", "onnx"])  # fmt: skip
+    p.add_argument("--no-training", dest="training", action="store_false", help="inference only")
+    p.add_argument("--seconds", type=float, default=2.0, help="time each measurement at least this long")
+    p.add_argument("--out", type=Path, default=Path("bench"), help="folder for bench.json and bench.png")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from dogbreeds.bench import run_bench, write_bench
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_bench(
+            args.model, batch_sizes=tuple(args.batch_sizes), threads=tuple(args.threads) if args.threads else None,
+            backends=tuple(args.backends), training=args.training, min_seconds=args.seconds, work=Path(tmp),
+        )  # fmt: skip
+    json_path, png = write_bench(rows, args.out, args.model)
+    for r in rows:
+        print(f"{r.device:4} {r.threads:2d} threads  {r.backend:13} {r.mode:9} batch {r.batch_size:3d}: "
+              f"{r.images_per_second:8.1f} images/s")  # fmt: skip
+    print(f"wrote {json_path} and {png}")
+    return 0
+
+
 def _add_runs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list tracked training runs (MLflow)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
@@ -179,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_export,
         _add_quantize,
         _add_runs,
+        _add_bench,
     )
     for add in adders:
         add(sub)
