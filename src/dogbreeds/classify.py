@@ -14,7 +14,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 
 from dogbreeds import catalog
 from dogbreeds.data.images import UnreadableImage, iter_image_files, read_photo
+from dogbreeds.parallel import batched, map_ahead
 from dogbreeds.predict import UNREADABLE, Predictor
 from dogbreeds.progress import progress
 
@@ -156,14 +156,7 @@ class Classifier:
                 yield catalog.to_row(values.items()), "classified"
 
     def _batches(self, paths: list[str], known: catalog.Known) -> Iterator[list[_Prepared]]:
-        """Prepared photos, a batch at a time, read ahead by the workers while the model runs."""
-        with ThreadPoolExecutor(self.workers) as pool:
-            prepared = pool.map(lambda p: self._prepare(p, known), paths)
-            batch: list[_Prepared] = []
-            for p in prepared:
-                batch.append(p)
-                if len(batch) == self.batch_size:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+        """Prepared photos, a batch at a time, read ahead by the workers while the model runs (bounded: memory
+        stays flat whatever the size of the library)."""
+        prepared = map_ahead(lambda p: self._prepare(p, known), paths, workers=self.workers, ahead=4 * self.batch_size)
+        yield from batched(prepared, self.batch_size)

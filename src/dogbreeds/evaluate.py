@@ -14,6 +14,7 @@ from dogbreeds.data.folders import load_samples
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.data.samples import Sample
 from dogbreeds.metrics import classification_metrics
+from dogbreeds.parallel import batched, map_ahead
 from dogbreeds.predict import Predictor
 from dogbreeds.progress import progress
 from dogbreeds.transforms import crop_to_box
@@ -48,7 +49,6 @@ def evaluate_samples(
 
     ``box_margin`` crops to each sample's annotated box first (with that margin), when it has one.
     """
-    from concurrent.futures import ThreadPoolExecutor
 
     def load(s: Sample) -> np.ndarray | str:
         try:
@@ -60,12 +60,11 @@ def evaluate_samples(
             return str(err)
 
     logits, dog, kept, errors = [], [], [], {}
-    with ThreadPoolExecutor(2) as pool, progress("evaluating", total=len(samples), unit="photos") as bar:
-        for start in range(0, len(samples), batch_size):
-            part = samples[start : start + batch_size]
-            arrays = list(pool.map(load, part))
-            errors.update({str(s.path): a for s, a in zip(part, arrays, strict=True) if isinstance(a, str)})
-            good = [(s, a) for s, a in zip(part, arrays, strict=True) if not isinstance(a, str)]
+    loaded = map_ahead(lambda s: (s, load(s)), samples, ahead=4 * batch_size)
+    with progress("evaluating", total=len(samples), unit="photos") as bar:
+        for part in batched(loaded, batch_size):
+            errors.update({str(s.path): a for s, a in part if isinstance(a, str)})
+            good = [(s, a) for s, a in part if not isinstance(a, str)]
             if good:
                 out = predictor.run_arrays(np.stack([a for _, a in good]))
                 logits.append(out.logits / predictor.card.temperature)

@@ -23,6 +23,7 @@ import numpy as np
 
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.data.samples import Sample
+from dogbreeds.parallel import batched, map_ahead
 from dogbreeds.progress import progress
 from dogbreeds.runtime import open_session, run_session
 from dogbreeds.transforms import Preprocess, crop_to_box, eval_transform
@@ -161,22 +162,22 @@ class FeatureExtractor:
         )
 
     def _embed_stream(self, samples: list[Sample]) -> Iterator[tuple[list[Sample], np.ndarray, dict[str, str]]]:
-        """Decode in two threads while the model runs; yield chunks of CHUNK photos."""
-        with ThreadPoolExecutor(2) as pool:
-            for start in range(0, len(samples), CHUNK):
-                part = samples[start : start + CHUNK]
-                ok, arrays, errors = [], [], {}
-                for s, arr in zip(part, pool.map(_try(self._load), part), strict=True):
-                    if isinstance(arr, str):
-                        errors[str(s.path)] = arr
-                    else:
-                        ok.append(s)
-                        arrays.append(arr)
-                feats = [
-                    self.embed_arrays(np.stack(arrays[i : i + self.batch_size]))
-                    for i in range(0, len(arrays), self.batch_size)
-                ]
-                yield ok, (np.concatenate(feats) if feats else np.zeros((0, 0), np.float32)), errors
+        """Decode in two threads while the model runs (bounded read-ahead); yield chunks of about CHUNK photos."""
+        loaded = map_ahead(lambda s: (s, _try(self._load)(s)), samples, ahead=4 * self.batch_size)
+        ok: list[Sample] = []
+        feats: list[np.ndarray] = []
+        errors: dict[str, str] = {}
+        for batch in batched(loaded, self.batch_size):
+            errors.update({str(s.path): a for s, a in batch if isinstance(a, str)})
+            good = [(s, a) for s, a in batch if not isinstance(a, str)]
+            if good:
+                ok += [s for s, _ in good]
+                feats.append(self.embed_arrays(np.stack([a for _, a in good])))
+            if len(ok) + len(errors) >= CHUNK:
+                yield ok, np.concatenate(feats) if feats else np.zeros((0, 0), np.float32), errors
+                ok, feats, errors = [], [], {}
+        if ok or errors:
+            yield ok, np.concatenate(feats) if feats else np.zeros((0, 0), np.float32), errors
 
 
 def _try(fn):  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ Behind ``dogbreeds predict``, ``evaluate`` and every later front end. Imports ne
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 from dogbreeds.checkpoint import ONNX_NAME, ModelCard, load_card
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.metrics import softmax
+from dogbreeds.parallel import batched, map_ahead
 from dogbreeds.runtime import open_session, run_session
 from dogbreeds.transforms import eval_transform
 from dogbreeds.verdicts import dog_mass
@@ -121,17 +121,15 @@ class Predictor:
             except UnreadableImage as err:
                 return str(err)
 
-        with ThreadPoolExecutor(2) as pool:
-            for start in range(0, len(paths), batch_size):
-                part = paths[start : start + batch_size]
-                arrays = list(pool.map(load, part))
-                good = [a for a in arrays if not isinstance(a, str)]
-                out = self.run_arrays(np.stack(good)) if good else None
-                row = 0
-                for p, a in zip(part, arrays, strict=True):
-                    if isinstance(a, str):
-                        yield Prediction(path=p, error=a)
-                    else:
-                        assert out is not None
-                        yield self.describe(p, out.probabilities[row], out.dog_probability[row], top_k)
-                        row += 1
+        loaded = map_ahead(lambda p: (p, load(p)), paths, ahead=4 * batch_size)
+        for batch in batched(loaded, batch_size):
+            good = [a for _, a in batch if not isinstance(a, str)]
+            out = self.run_arrays(np.stack(good)) if good else None
+            row = 0
+            for p, a in batch:
+                if isinstance(a, str):
+                    yield Prediction(path=p, error=a)
+                else:
+                    assert out is not None
+                    yield self.describe(p, out.probabilities[row], out.dog_probability[row], top_k)
+                    row += 1
