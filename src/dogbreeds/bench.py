@@ -72,13 +72,13 @@ def _torch_step(model: torch.nn.Module, x: torch.Tensor, backend: str, training:
 
 
 def _onnx_step(model: torch.nn.Module, size: int, batch: int, threads: int, tmp: Path) -> Any:
+    from dogbreeds.models import BreedModel
+    from dogbreeds.onnx_export import export_onnx
     from dogbreeds.runtime import open_session
 
     path = tmp / "bench.onnx"
-    if not path.exists():
-        with torch.inference_mode():
-            torch.onnx.export(model.eval(), (torch.zeros(2, 3, size, size),), str(path), input_names=["images"],
-                              dynamic_axes={"images": {0: "n"}}, dynamo=False)  # fmt: skip
+    if not path.exists():  # the same export as a shipped model's: embedding + the model's own classifier
+        export_onnx(BreedModel(model), size, path)
     session = open_session(path, threads=threads)
     x = torch.randn(batch, 3, size, size).numpy()
     return lambda: session.run(None, {"images": x})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
 
 _STANFORD_FOLDERS = """
 n02085620-Chihuahua n02085782-Japanese_spaniel n02085936-Maltese_dog n02086079-Pekinese n02086240-Shih-Tzu
@@ -55,22 +54,6 @@ IMAGENET_INDICES: tuple[int, ...] = tuple([i for i in range(151, 269) if i != 25
 IMAGENET_DOG_INDICES: tuple[int, ...] = tuple(range(151, 276))
 
 
-@dataclass(frozen=True)
-class Breed:
-    """One breed: its canonical id, WordNet id, human name and position in the 120-way output."""
-
-    index: int
-    id: str
-
-    @property
-    def wnid(self) -> str:
-        return self.id.split("-", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return human_name(self.id)
-
-
 def human_name(breed_id: str) -> str:
     """``n02092002-Scottish_deerhound`` -> ``Scottish deerhound`` (hyphens inside names are kept)."""
     _, _, rest = breed_id.partition("-") if re.match(r"^n\d{8}-", breed_id) else ("", "", breed_id)
@@ -90,10 +73,6 @@ for _id in BREED_IDS:
 
 class UnknownBreedError(ValueError):
     """A folder or label names no Stanford breed; the message lists the closest names."""
-
-
-def all_breeds() -> list[Breed]:
-    return [Breed(i, b) for i, b in enumerate(BREED_IDS)]
 
 
 def resolve_breed(name: str) -> str:

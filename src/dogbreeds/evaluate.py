@@ -84,21 +84,21 @@ def _rows(predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: 
     probs = softmax(logits) if len(logits) else logits
     rows = []
     for i, s in enumerate(samples):
-        top5 = np.argsort(-probs[i])[:5]
+        pred = predictor.describe(str(s.path), probs[i], float(dog[i]), top_k=5)
         rows.append(
             {
-                "path": str(s.path),
+                "path": pred.path,
                 "label": BREED_IDS[s.label],
                 "label_name": human_name(BREED_IDS[s.label]),
-                "pred": BREED_IDS[top5[0]],
-                "pred_name": human_name(BREED_IDS[top5[0]]),
-                "probability": round(float(probs[i, top5[0]]), 6),
+                "pred": pred.breed,
+                "pred_name": pred.name,
+                "probability": round(float(pred.probability or 0.0), 6),
                 "p_true": round(float(probs[i, s.label]), 6),
-                "correct": bool(top5[0] == s.label),
-                "top5": "|".join(BREED_IDS[j] for j in top5),
+                "correct": pred.breed == BREED_IDS[s.label],
+                "top5": "|".join(k["breed"] for k in pred.top_k),
                 "loss": round(float(-np.log(max(probs[i, s.label], 1e-12))), 6),
                 "dog_probability": round(float(dog[i]), 6),
-                "verdict": predictor.verdict(probs[i], float(dog[i])),
+                "verdict": pred.verdict,
             }
         )
     return rows

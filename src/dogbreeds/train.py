@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from dogbreeds.backbones import backbone_preprocess
 from dogbreeds.breeds import NUM_BREEDS
 from dogbreeds.checkpoint import ModelCard, save_card, save_weights, write_json_atomic
 from dogbreeds.data.folders import load_samples
@@ -30,7 +31,7 @@ from dogbreeds.data.samples import Sample
 from dogbreeds.data.split import stratified_split
 from dogbreeds.registry import count_parameters, create_model
 from dogbreeds.schedules import make_schedule
-from dogbreeds.transforms import Preprocess, eval_transform, train_transform
+from dogbreeds.transforms import eval_transform, train_transform
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -160,9 +161,9 @@ def fit(
     model = create_model(
         cfg.model, num_classes=NUM_BREEDS, **({"input_size": cfg.image_size} if cfg.image_size else {})
     )
-    size = cfg.image_size or int(model.pretrained_cfg["input_size"][-1])
-    pc = model.pretrained_cfg
-    preprocess = Preprocess(size, float(pc["crop_pct"]), tuple(pc["mean"]), tuple(pc["std"]), pc["interpolation"])
+    preprocess = backbone_preprocess(model)
+    if cfg.image_size:
+        preprocess = replace(preprocess, input_size=cfg.image_size)
     to_tensor = eval_transform(preprocess)
     val_loader = DataLoader(PhotoDataset(val_set.samples, lambda im: torch.from_numpy(to_tensor(im))), batch_size=64)
     train_data = PhotoDataset(train_set.samples, train_transform(preprocess))
