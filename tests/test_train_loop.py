@@ -88,3 +88,42 @@ def test_mlflow_run_has_params_per_epoch_metrics_and_artifacts(
     assert (tmp_path / "run" / "learning_curves.png").stat().st_size > 1000
     assert main(["runs", "--tracking-uri", uri, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["run_id"] == run["run_id"]
+
+
+def test_scratch_model_is_calibrated_exported_and_predicts_without_a_dog_verdict(
+    tiny_tree: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from dogbreeds.predict import NOT_A_DOG, Predictor
+    from dogbreeds.rebuild import load_model
+
+    card = fit(_cfg(tiny_tree, tmp_path / "run", model="dognet_test", train_size=48, bf16=True, channels_last=True))
+    assert card.temperature > 0 and card.verdicts.min_dog_probability == 0.0  # no ImageNet head: never not_a_dog
+    predictor = Predictor(tmp_path / "run")
+    photos = sorted(tiny_tree.rglob("*.jpg"))[:4]
+    preds = list(predictor.predict_paths(photos))
+    assert all(p.dog_probability is None and p.verdict != NOT_A_DOG and p.breed in card.classes for p in preds)
+    # ONNX graph == the torch model rebuilt from the checkpoint folder alone
+    arrays = np.stack([predictor.load(p) for p in photos])
+    onnx_logits = predictor.run_arrays(arrays).logits
+    with torch.inference_mode():
+        torch_logits = load_model(tmp_path / "run")(torch.from_numpy(arrays))[-1].numpy()
+    assert np.abs(onnx_logits - torch_logits).max() < 1e-4
+
+
+def test_config_file_sets_training_and_unknown_keys_are_refused(tiny_tree: Path, tmp_path: Path) -> None:
+    from dogbreeds.cli import main
+    from dogbreeds.train import load_config
+
+    config = tmp_path / "exp.yaml"
+    config.write_text("method: scratch\nmodel: dognet_test\nepochs: 5\nimage_size: 64\nbatch_size: 8\n")
+    out = tmp_path / "run"
+    args = ["train", "--config", str(config), "--data", str(tiny_tree), "--out", str(out), "--no-track"]
+    assert main([*args, "--max-epochs", "1", "--max-train-samples", "10", "--val-fraction", "0.25"]) == 0
+    card = load_card(out)
+    assert card.model == "dognet_test" and len(card.metrics["history"]) == 1  # --max-epochs caps the config's 5
+    assert card.training["max_train_samples"] == 10 and card.training["batch_size"] == 8
+    config.write_text("model: dognet_test\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="unknown setting.*learning_rate"):
+        load_config(config)

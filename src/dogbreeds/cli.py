@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 from dogbreeds import __version__
@@ -52,8 +53,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model (feature extraction: embeddings + linear head)")
     p.add_argument(
-        "--method", choices=["features", "scratch"], default="features",
-        help="features: frozen backbone + linear head; scratch: train a registered model from random weights",
+        "--method", choices=["features", "scratch", "finetune"],
+        help="features: frozen backbone + linear head; scratch: train a registered model from random weights; "
+        "finetune: train an ImageNet backbone (--backbone) with a breed head, partly or fully "
+        "(default: the --config file's method, else features)",
     )  # fmt: skip
     p.add_argument("--data", help="Stanford Dogs folder or folder-per-breed tree (required)")
     p.add_argument("--out", help="checkpoint folder to write (required)")
@@ -74,17 +77,39 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit-per-class", type=int, help="use the first N photos of each breed (quick runs)")
     p.add_argument("--cache-dir", type=Path, help="embedding cache (default ~/.cache/dogbreeds or $DOGBREEDS_CACHE)")
-    s = p.add_argument_group("scratch training (--method scratch)")
-    s.add_argument("--model", default="study_cnn1", help="registered model (see --list-models)")
+    s = p.add_argument_group(
+        "scratch training and fine-tuning (--method scratch | finetune; unset flags come from --config, "
+        "then from the defaults of dogbreeds.train.TrainConfig)"
+    )
+    s.add_argument("--config", type=Path, help="YAML file of training settings (see experiments/)")
+    s.add_argument("--model", help="registered model (see --list-models), or a timm backbone with finetune")
     s.add_argument("--list-models", action="store_true", help="print the registered models and exit")
-    s.add_argument("--epochs", type=int, default=10)
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
-    s.add_argument("--lr", type=float, default=0.05)
-    s.add_argument("--schedule", choices=["constant", "power", "exponential", "cosine", "onecycle"], default="onecycle")
-    s.add_argument("--label-smoothing", type=float, default=0.1)
-    s.add_argument("--image-size", type=int, help="training and evaluation size (default: the model's own)")
-    s.add_argument("--early-stop", type=int, metavar="EPOCHS", help="stop after this many epochs without progress")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--max-epochs", type=int, help="a short budget: at most this many epochs (schedule included)")
+    s.add_argument("--max-train-samples", type=int, help="a short budget: train on this many photos")
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    s.add_argument("--lr", type=float)
+    s.add_argument("--weight-decay", type=float)
+    s.add_argument("--schedule", choices=["constant", "power", "exponential", "cosine", "onecycle"])
+    s.add_argument("--warmup-steps", type=int)
+    s.add_argument("--power-s", type=float, help="power schedule: lr0 / (1 + t/s)^c")
+    s.add_argument("--power-c", type=float)
+    s.add_argument("--label-smoothing", type=float)
+    s.add_argument("--grad-clip", type=float, help="clip the gradient norm to this")
+    s.add_argument("--image-size", type=int, help="evaluation size (default: the model's own)")
+    s.add_argument("--train-size", type=int, help="random-crop size in training (default: the evaluation size)")
+    s.add_argument("--crop-scale-min", type=float, help="smallest random crop as a fraction of the area")
+    s.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
+    s.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast")
+    s.add_argument("--freeze-stages", type=int, help="finetune: freeze the stem and this many stages (0: all train)")
+    s.add_argument("--body-lr-scale", type=float, help="finetune: body learning rate as a fraction of the head's")
+    s.add_argument(
+        "--train-bn", dest="freeze_bn", action="store_false", default=None,
+        help="finetune: update batch-norm statistics of trainable stages (default: keep ImageNet's)",
+    )  # fmt: skip
+    s.add_argument("--early-stop", type=int, dest="early_stop_patience", metavar="EPOCHS",
+                   help="stop after this many epochs without progress")  # fmt: skip
     s.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint in --out")
     s.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
     s.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
@@ -137,6 +162,54 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"{r.device:4} {r.threads:2d} threads  {r.backend:13} {r.mode:9} batch {r.batch_size:3d}: "
               f"{r.images_per_second:8.1f} images/s")  # fmt: skip
     print(f"wrote {json_path} and {png}")
+    return 0
+
+
+def _add_search(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="hyper-parameter search (Optuna), each trial a tracked training run")
+    p.add_argument("--config", type=Path, required=True, help="search file: base settings, space, metric")
+    p.add_argument("--trials", type=int, default=10, help="trials to run now (an existing study continues)")
+    p.add_argument("--data", required=True, help="Stanford Dogs folder or folder-per-breed tree")
+    p.add_argument("--out", type=Path, required=True, help="study folder: study.db and one folder per trial")
+    p.add_argument("--split", choices=["train", "test"], help="official list (default train on Stanford folders)")
+    p.add_argument("--images", help="Stanford image folder: Images or crops224")
+    p.add_argument("--max-epochs", type=int, help="a short budget: at most this many epochs per trial")
+    p.add_argument("--max-train-samples", type=int, help="a short budget: train each trial on this many photos")
+    p.add_argument("--limit-per-class", type=int, help="use the first N photos of each breed")
+    p.add_argument("--cache-dir", type=Path, help="decoded-photo cache shared by the trials")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
+    p.set_defaults(func=cmd_search)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from dogbreeds.search import load_search, run_search, trials_table
+    from dogbreeds.train import TrainConfig
+
+    spec = load_search(args.config)
+    base = dict(spec.get("base") or {})
+    overrides = {
+        "split": args.split, "images": args.images, "max_train_samples": args.max_train_samples,
+        "limit_per_class": args.limit_per_class, "cache_dir": str(args.cache_dir) if args.cache_dir else None,
+        "tracking_uri": args.tracking_uri,
+    }  # fmt: skip
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if args.max_epochs:
+        base["epochs"] = min(base.get("epochs", TrainConfig.epochs), args.max_epochs)
+    cfg = TrainConfig(data=args.data, out=str(args.out), seed=args.seed, track=args.track, **base)
+    best = run_search(spec, cfg, trials=args.trials, out=args.out, seed=args.seed)
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = trials_table(args.out)
+    names = sorted({k for r in rows for k in r} - {"number", "state", "value"})
+    table = Table("trial", "state", best["metric"], *names, title=f"search {args.out}")
+    for r in rows:
+        value = "" if r["value"] is None else f"{r['value']:.4f}"
+        table.add_row(str(r["number"]), r["state"], value, *(str(r.get(n, "")) for n in names))
+    Console().print(table)
+    print(f"best: trial {best['number']} {best['metric']} {best['value']:.4f} {json.dumps(best['params'])}")
     return 0
 
 
@@ -206,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_analyze,
         _add_train,
+        _add_search,
         _add_data,
         _add_export,
         _add_quantize,
@@ -299,8 +373,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.data or not args.out:
         raise ValueError("train needs --data and --out")
-    if args.method == "scratch":
-        return _train_scratch(args)
+    if args.method is None:
+        from dogbreeds.train import load_config
+
+        args.method = load_config(args.config).get("method", "features") if args.config else "features"
+    if args.method in ("scratch", "finetune"):
+        return _train_network(args)
     from dogbreeds.train_features import FeaturesConfig, train_features
 
     cfg = FeaturesConfig(
@@ -329,16 +407,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_scratch(args: argparse.Namespace) -> int:
-    from dogbreeds.train import TrainConfig, fit
+def _train_network(args: argparse.Namespace) -> int:
+    from dogbreeds.train import TrainConfig, fit, load_config
 
-    cfg = TrainConfig(
-        data=args.data, out=args.out, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-        optimizer=args.optimizer, lr=args.lr, schedule=args.schedule, label_smoothing=args.label_smoothing,
-        early_stop_patience=args.early_stop, image_size=args.image_size, split=args.split, images=args.images,
-        val_fraction=args.val_fraction, limit_per_class=args.limit_per_class, seed=args.seed,
-        track=args.track, tracking_uri=args.tracking_uri,
-    )  # fmt: skip
+    settings = load_config(args.config) if args.config else {}
+    for field in fields(TrainConfig):
+        value = getattr(args, field.name, None)
+        if value is not None and field.name not in ("cache_dir", "method", "weights"):
+            settings[field.name] = value
+    if args.cache_dir:
+        settings["cache_dir"] = str(args.cache_dir)
+    if args.weights != "auto":
+        settings["weights"] = args.weights
+    settings["method"] = args.method
+    if args.method == "finetune" and "model" not in settings:
+        settings["model"] = args.backbone
+    if args.max_epochs:
+        settings["epochs"] = min(settings.get("epochs", TrainConfig.epochs), args.max_epochs)
+    cfg = TrainConfig(**settings)
 
     def report(m: dict) -> None:
         print(

@@ -18,6 +18,10 @@ class BreedModel(torch.nn.Module):
         super().__init__()
         self.backbone, self.head, self.flip_average = backbone, head, flip_average
 
+    @property
+    def output_names(self) -> list[str]:
+        return ["features", "imagenet_logits"] + (["breed_logits"] if self.head is not None else [])
+
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         if not self.flip_average:
             return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
@@ -33,3 +37,18 @@ class BreedModel(torch.nn.Module):
         if self.head is None:
             return feats, imagenet
         return feats, imagenet, self.head(feats)
+
+
+class ClassifierModel(torch.nn.Module):
+    """A from-scratch network (timm's head interface) as a graph of ``(features, breed_logits)``: no ImageNet
+    head, so such a model never says "not a dog"."""
+
+    output_names = ["features", "breed_logits"]
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.net.forward_head(self.net.forward_features(images), pre_logits=True)
+        return feats, self.net.get_classifier()(feats)

@@ -1,8 +1,10 @@
-"""Export to ONNX: the backbone alone (for fast feature extraction) or backbone + breed head (the shipped model).
+"""Export to ONNX: the backbone alone (for fast feature extraction), backbone + breed head (the shipped model), or
+a from-scratch network.
 
 Every exported graph takes ``images`` (N x 3 x S x S, normalised by the card's preprocessing) and returns
-``features`` (pooled embedding) and ``imagenet_logits`` (the backbone's own 1000-way head, which says "dog or
-not"); a model with a breed head adds ``breed_logits`` (N x 120, before temperature).
+``features`` (pooled embedding) and, from an ImageNet backbone, ``imagenet_logits`` (its own 1000-way head, which
+says "dog or not"); a model with a breed head adds ``breed_logits`` (N x 120, before temperature). The names
+come from the module's ``output_names``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def export_onnx(model: BreedModel, input_size: int, out: Path) -> Path:
     import torch
 
     model = model.eval()
-    names = ["features", "imagenet_logits"] + (["breed_logits"] if model.head is not None else [])
+    names = list(model.output_names)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     dummy = torch.zeros(2, 3, input_size, input_size)

@@ -66,7 +66,7 @@ class BatchOutput:
     """Raw outputs for a batch of arrays: calibrated breed probabilities and the ImageNet dog mass."""
 
     probabilities: np.ndarray  # N x 120
-    dog_probability: np.ndarray  # N
+    dog_probability: np.ndarray  # N; NaN for a model without an ImageNet head (it cannot say "not a dog")
     logits: np.ndarray  # N x 120, before temperature
 
 
@@ -82,14 +82,15 @@ class Predictor:
     def run_arrays(self, batch: np.ndarray) -> BatchOutput:
         out = run_session(self.session, batch)
         logits = out["breed_logits"]
-        return BatchOutput(softmax(logits / self.card.temperature), dog_mass(out["imagenet_logits"]), logits)
+        dog = dog_mass(out["imagenet_logits"]) if "imagenet_logits" in out else np.full(len(logits), np.nan)
+        return BatchOutput(softmax(logits / self.card.temperature), dog, logits)
 
     def load(self, path: str | Path) -> np.ndarray:
         return self.transform(load_rgb(path, min_size=self.card.preprocess.resize_to))
 
     def verdict(self, probs: np.ndarray, dog_probability: float) -> str:
         v = self.card.verdicts
-        if dog_probability < v.min_dog_probability:
+        if dog_probability < v.min_dog_probability:  # False for NaN: no ImageNet head, no "not a dog"
             return NOT_A_DOG
         top2 = np.sort(probs)[-2:]
         if top2[1] < v.min_probability or top2[1] - top2[0] < v.min_margin:
@@ -106,7 +107,7 @@ class Predictor:
             probability=float(probs[order[0]]),
             top_k=[{"breed": classes[i], "name": names[i], "probability": float(probs[i])} for i in order],
             verdict=self.verdict(probs, dog_probability),
-            dog_probability=float(dog_probability),
+            dog_probability=None if np.isnan(dog_probability) else float(dog_probability),
         )
 
     def predict_paths(

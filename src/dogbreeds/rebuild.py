@@ -9,16 +9,24 @@ from dogbreeds.checkpoint import ONNX_NAME, load_card, load_weights
 
 
 def load_model(folder: Path) -> Any:
-    """The :class:`~dogbreeds.models.BreedModel` of a ``features-head`` checkpoint, in eval mode."""
+    """The torch model of a checkpoint, in eval mode: a :class:`~dogbreeds.models.BreedModel` for
+    ``features-head`` and ``finetune`` checkpoints, a :class:`~dogbreeds.models.ClassifierModel` for registered
+    from-scratch networks."""
     import torch
 
     from dogbreeds.backbones import create_backbone
-    from dogbreeds.models import BreedModel
+    from dogbreeds.models import BreedModel, ClassifierModel
+    from dogbreeds.registry import create_model, list_models
 
     card = load_card(folder)
-    if card.model != "features-head":
-        raise ValueError(f"{folder} holds a {card.model!r} model; only features-head checkpoints are supported")
     state = load_weights(folder)
+    if card.model in list_models():
+        args = {k: v for k, v in card.model_args.items() if k not in ("parameters", "trainable_parameters")}
+        net = create_model(card.model, num_classes=len(card.classes), **args)
+        net.load_state_dict(state)
+        return ClassifierModel(net).eval()
+    if card.model not in ("features-head", "finetune"):
+        raise ValueError(f"{folder} holds an unknown model {card.model!r}")
     backbone = create_backbone(card.backbone, weights=None)
     backbone.load_state_dict({k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")})
     head = torch.nn.Linear(state["head.weight"].shape[1], state["head.weight"].shape[0])

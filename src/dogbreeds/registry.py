@@ -45,4 +45,5 @@ def count_parameters(model: Any, *, trainable_only: bool = False) -> int:
 
 
 def _load_builtin() -> None:
-    import dogbreeds.study_models  # noqa: F401  (registers on import)
+    import dogbreeds.scratch_net  # noqa: F401  (registers on import)
+    import dogbreeds.study_models  # noqa: F401

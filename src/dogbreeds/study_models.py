@@ -83,9 +83,7 @@ _VARIANTS = {
     "study_cnn4": dict(widths=(64, 128, 256), mid_stride=1, dense=(64,), dropout=0.5),
 }
 for _name, _args in _VARIANTS.items():
-    register_model(_name)(lambda _a=_args, **kw: _study(**_a, **kw))
-    # the tiny variant: same layers, 4x narrower, 64 px input
-    register_model(f"{_name}_test")(
-        lambda _a=_args, **kw: _study(**{**_a, "widths": (8, 16, 32), "dense": tuple(8 for _ in _a["dense"])},
-                                      input_size=kw.pop("input_size", 64), **kw)
-    )  # fmt: skip
+    register_model(_name)(lambda _a=_args, **kw: _study(**{**_a, **kw}))  # a search may change any argument
+    # the tiny variant: same layers, 8x narrower, 64 px input
+    _tiny = {**_args, "widths": (8, 16, 32), "dense": tuple(8 for _ in _args["dense"]), "input_size": 64}
+    register_model(f"{_name}_test")(lambda _a=_tiny, **kw: _study(**{**_a, **kw}))

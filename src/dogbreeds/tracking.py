@@ -29,7 +29,10 @@ def _artifact_root(uri: str) -> str:
 class Tracker:
     """One MLflow run: parameters once, metrics per epoch, artifacts at the end; resumable by run id."""
 
-    def __init__(self, uri: str | None, run_name: str, params: dict[str, Any], *, run_id: str | None = None) -> None:
+    def __init__(
+        self, uri: str | None, run_name: str, params: dict[str, Any], *, run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:  # fmt: skip
         import mlflow
 
         self.mlflow = mlflow
@@ -38,7 +41,10 @@ class Tracker:
         if mlflow.get_experiment_by_name(EXPERIMENT) is None:
             mlflow.create_experiment(EXPERIMENT, artifact_location=_artifact_root(self.uri) or None)
         mlflow.set_experiment(EXPERIMENT)
-        self.run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name)
+        # a child of another run (a search study's trial) is marked by MLflow's own parent tag, so the UI nests it
+        tags = {"mlflow.parentRunId": parent_run_id} if parent_run_id and run_id is None else None
+        nested = mlflow.active_run() is not None  # a trial inside a search study's run
+        self.run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, tags=tags, nested=nested)
         if run_id is None:
             mlflow.log_params({k: str(v) for k, v in params.items()})
 

@@ -13,28 +13,31 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
 
 from dogbreeds.backbones import backbone_preprocess
+from dogbreeds.batch_augment import random_resized_crop, to_float
 from dogbreeds.breeds import NUM_BREEDS
-from dogbreeds.checkpoint import ModelCard, save_card, save_weights, write_json_atomic
+from dogbreeds.checkpoint import ONNX_NAME, ModelCard, save_card, save_weights, write_json_atomic
+from dogbreeds.data.decoded import decode_samples
 from dogbreeds.data.folders import load_samples
-from dogbreeds.data.images import UnreadableImage, load_rgb
-from dogbreeds.data.samples import Sample
 from dogbreeds.data.split import stratified_split
+from dogbreeds.finetune import build_finetune_model, param_groups, set_train_mode
+from dogbreeds.models import ClassifierModel
 from dogbreeds.registry import count_parameters, create_model
 from dogbreeds.schedules import make_schedule
-from dogbreeds.transforms import eval_transform, train_transform
+from dogbreeds.transforms import Preprocess
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("sgd", "adam", "adamw")
+METHODS = ("scratch", "finetune")
 
 
 @dataclass
@@ -43,7 +46,13 @@ class TrainConfig:
 
     data: str
     out: str
-    model: str = "study_cnn1"
+    model: str = "study_cnn1"  # a registered model (scratch) or a timm backbone (finetune)
+    model_args: dict[str, Any] = field(default_factory=dict)  # scratch: e.g. widths, mid_stride, dropout
+    method: str = "scratch"  # scratch: random weights; finetune: ImageNet weights, breed head, partial/full
+    weights: str = "auto"  # finetune: auto | packaged | hub | file:PATH
+    freeze_stages: int = 0  # finetune: the stem and this many stages stay frozen (0: full fine-tuning)
+    freeze_bn: bool = True  # finetune: every batch norm keeps its ImageNet running statistics
+    body_lr_scale: float = 0.1  # finetune: the body's learning rate as a fraction of the head's
     epochs: int = 10
     batch_size: int = 32
     optimizer: str = "sgd"
@@ -57,7 +66,14 @@ class TrainConfig:
     label_smoothing: float = 0.1
     grad_clip: float | None = None
     early_stop_patience: int | None = None
-    image_size: int | None = None  # None: the model's own input size
+    image_size: int | None = None  # evaluation size; None: the model's own input size
+    train_size: int | None = None  # random-crop size in training; None: the evaluation size
+    crop_scale_min: float = 0.25  # smallest random crop, as a fraction of the photo's area
+    channels_last: bool = False
+    bf16: bool = False  # bfloat16 autocast (CPUs with avx512_bf16 / AMX, or CUDA)
+    max_train_samples: int | None = None  # a short budget: train on this many photos
+    cache_dir: str | None = None  # decoded-photo arrays, reused by later runs
+    parent_run_id: str | None = None  # MLflow parent (a search study)
     split: str | None = None
     images: str | None = None
     val_fraction: float = 0.1
@@ -67,29 +83,43 @@ class TrainConfig:
     tracking_uri: str | None = None
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
 
 
-class PhotoDataset(Dataset):
-    """Samples through a transform; an unreadable photo is replaced by the next readable one (and logged)."""
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Training settings from a YAML file (the ``experiments/`` configs); unknown keys are an error."""
+    import yaml
 
-    def __init__(self, samples: list[Sample], transform: Callable[[Any], torch.Tensor]) -> None:
-        self.samples, self.transform = samples, transform
+    settings = yaml.safe_load(Path(path).read_text()) or {}
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return settings
+
+
+@dataclass
+class ArrayData:
+    """Decoded photos (uint8, ``(N, S, S, 3)``) with labels: what an epoch iterates over."""
+
+    images: np.ndarray
+    labels: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.labels)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        for k in range(len(self.samples)):
-            sample = self.samples[(i + k) % len(self.samples)]
-            try:
-                return self.transform(load_rgb(sample.path, min_size=256)), sample.label
-            except UnreadableImage as err:
-                log.warning("skipping %s: %s", sample.path, err)
-        raise RuntimeError("no readable photo in the training set")
+    def batches(
+        self, batch_size: int, order: torch.Tensor | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.arange(len(self)) if order is None else order
+        for start in range(0, len(order), batch_size):
+            idx = np.sort(order[start : start + batch_size].numpy())  # sorted: memory-mapped reads stay sequential
+            yield torch.from_numpy(np.ascontiguousarray(self.images[idx])), torch.from_numpy(self.labels[idx])
 
 
 def make_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
@@ -99,17 +129,32 @@ def make_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def _forward(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """The model's outputs by name: ``breed_logits`` always, ``features`` / ``imagenet_logits`` when it has them."""
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        out = model(x)
+    if isinstance(out, torch.Tensor):
+        return {"breed_logits": out.float()}
+    return {name: t.float() for name, t in zip(model.output_names, out, strict=True)}
+
+
 def train_one_epoch(
-    model: torch.nn.Module, loader: DataLoader, opt: torch.optim.Optimizer, lr_at: Callable[[int], float],
-    step: int, cfg: TrainConfig,
+    model: torch.nn.Module, data: ArrayData, preprocess: Preprocess, opt: torch.optim.Optimizer,
+    lr_at: Callable[[int], float], step: int, cfg: TrainConfig, generator: torch.Generator,
 ) -> tuple[dict[str, float], int]:  # fmt: skip
-    """One pass over the training data; returns its metrics and the next global step."""
-    model.train()
+    """One pass over the training data (shuffled, random-resized-cropped, flipped); returns metrics and next step."""
+    set_train_mode(model, freeze_bn=cfg.method == "finetune" and cfg.freeze_bn)
     seen, loss_sum, correct, started = 0, 0.0, 0, time.perf_counter()
-    for x, y in loader:
+    order = torch.randperm(len(data), generator=generator)
+    for batch, y in data.batches(cfg.batch_size, order):
+        x = to_float(batch, preprocess.mean, preprocess.std)
+        x = random_resized_crop(x, cfg.train_size or preprocess.input_size, scale=(cfg.crop_scale_min, 1.0),
+                                generator=generator)  # fmt: skip
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
-        logits = model(x)
+            group["lr"] = lr_at(step) * group.get("lr_scale", 1.0)
+        logits = _forward(model, x, cfg)["breed_logits"]
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -126,15 +171,22 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, loader: DataLoader) -> dict[str, float]:
+def predict_outputs(
+    model: torch.nn.Module, data: ArrayData, preprocess: Preprocess, cfg: TrainConfig
+) -> dict[str, torch.Tensor]:
+    """Every output of the model for every photo, whole (no crop), at the evaluation size."""
     model.eval()
-    seen, loss_sum, correct = 0, 0.0, 0
-    for x, y in loader:
-        logits = model(x)
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-        correct += int((logits.argmax(1) == y).sum())
-        seen += len(y)
-    return {"val_loss": loss_sum / max(seen, 1), "val_top1": correct / max(seen, 1)}
+    chunks = [_forward(model, to_float(x, preprocess.mean, preprocess.std), cfg) for x, _ in data.batches(128)]
+    if not chunks:
+        return {"breed_logits": torch.empty(0, NUM_BREEDS)}
+    return {name: torch.cat([c[name] for c in chunks]) for name in chunks[0]}
+
+
+def evaluate(model: torch.nn.Module, data: ArrayData, preprocess: Preprocess, cfg: TrainConfig) -> dict[str, float]:
+    logits = predict_outputs(model, data, preprocess, cfg)["breed_logits"]
+    y = torch.from_numpy(data.labels)
+    return {"val_loss": float(F.cross_entropy(logits, y)) if len(y) else 0.0,
+            "val_top1": float((logits.argmax(1) == y).float().mean()) if len(y) else 0.0}  # fmt: skip
 
 
 def _save_epoch(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
@@ -148,6 +200,49 @@ def _save_epoch(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer
     os.replace(tmp, folder)
 
 
+@dataclass
+class _Run:
+    """Everything the epoch loop touches."""
+
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    lr_at: Callable[[int], float]
+    train: ArrayData
+    val: ArrayData
+    preprocess: Preprocess
+
+
+def _load_arrays(cfg: TrainConfig, preprocess: Preprocess) -> tuple[ArrayData, ArrayData, str]:
+    """Split, cap (``max_train_samples``) and decode once at the evaluation size; returns the data fingerprint."""
+    data = load_samples(cfg.data, cfg.split, images=cfg.images).limit_per_class(cfg.limit_per_class)
+    train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    train_samples = train_set.samples
+    if cfg.max_train_samples and cfg.max_train_samples < len(train_samples):
+        keep = torch.randperm(len(train_samples), generator=torch.Generator().manual_seed(cfg.seed))
+        train_samples = [train_samples[i] for i in sorted(keep[: cfg.max_train_samples].tolist())]
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else None
+    size = preprocess.input_size
+    train = ArrayData(*decode_samples(train_samples, size, cache_dir=cache, desc="decoding training photos"))
+    val = ArrayData(*decode_samples(val_set.samples, size, cache_dir=cache, desc="decoding validation photos"))
+    return train, val, data.fingerprint()
+
+
+def _build_model(cfg: TrainConfig) -> tuple[torch.nn.Module, Preprocess]:
+    if cfg.method == "finetune":
+        model: torch.nn.Module = build_finetune_model(cfg.model, cfg.weights, freeze_stages=cfg.freeze_stages)
+        preprocess = backbone_preprocess(model.backbone)
+    else:
+        # models with a flatten layer (the studies' CNNs) are built for the size they will be trained at
+        size = {"input_size": cfg.image_size} if cfg.image_size else {}
+        model = create_model(cfg.model, num_classes=NUM_BREEDS, **size, **cfg.model_args)
+        preprocess = backbone_preprocess(model)
+    if cfg.image_size:
+        preprocess = replace(preprocess, input_size=cfg.image_size)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, preprocess
+
+
 def fit(
     cfg: TrainConfig, *, resume: bool = False, on_epoch: Callable[[dict[str, Any]], None] | None = None
 ) -> ModelCard:
@@ -155,50 +250,80 @@ def fit(
     from safetensors.torch import load_file
 
     torch.manual_seed(cfg.seed)
-    data = load_samples(cfg.data, cfg.split, images=cfg.images).limit_per_class(cfg.limit_per_class)
-    train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
-    # models with a flatten layer (the studies' CNNs) are built for the size they will be trained at
-    model = create_model(
-        cfg.model, num_classes=NUM_BREEDS, **({"input_size": cfg.image_size} if cfg.image_size else {})
-    )
-    preprocess = backbone_preprocess(model)
-    if cfg.image_size:
-        preprocess = replace(preprocess, input_size=cfg.image_size)
-    to_tensor = eval_transform(preprocess)
-    val_loader = DataLoader(PhotoDataset(val_set.samples, lambda im: torch.from_numpy(to_tensor(im))), batch_size=64)
-    train_data = PhotoDataset(train_set.samples, train_transform(preprocess))
-    steps_per_epoch = -(-len(train_data) // cfg.batch_size)
+    model, preprocess = _build_model(cfg)
+    train, val, fingerprint = _load_arrays(cfg, preprocess)
+    steps_per_epoch = -(-len(train) // cfg.batch_size)
     lr_at = make_schedule(cfg.schedule, lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
                           warmup_steps=cfg.warmup_steps, power_s=cfg.power_s, power_c=cfg.power_c)  # fmt: skip
-    opt = make_optimizer(cfg, model.parameters())
+    params = param_groups(model, cfg.body_lr_scale) if cfg.method == "finetune" else model.parameters()
+    run = _Run(model, make_optimizer(cfg, params), lr_at, train, val, preprocess)
     out, last = Path(cfg.out), Path(cfg.out) / "last"
     state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best_val_loss": None, "bad_epochs": 0}
     if resume and (last / "state.json").exists():
         model.load_state_dict(load_file(str(last / "model.safetensors")))
-        opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
+        run.opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
         state = json.loads((last / "state.json").read_text())
         log.info("resuming %s at epoch %d", cfg.out, state["epoch"])
     tracker = None
     if cfg.track:
         from dogbreeds.tracking import Tracker
 
-        params = {**asdict(cfg), "parameters": count_parameters(model), "train_photos": len(train_data)}
-        tracker = Tracker(cfg.tracking_uri, cfg.model, params, run_id=state.get("mlflow_run_id"))
+        logged = {**asdict(cfg), "parameters": count_parameters(model), "train_photos": len(train),
+                  "trainable_parameters": count_parameters(model, trainable_only=True)}  # fmt: skip
+        tracker = Tracker(cfg.tracking_uri, cfg.model, logged, run_id=state.get("mlflow_run_id"),
+                          parent_run_id=cfg.parent_run_id)  # fmt: skip
         state["mlflow_run_id"] = tracker.run_id
     started = time.perf_counter()
     try:
-        _epochs(cfg, model, opt, lr_at, train_data, val_loader, state, last, tracker, on_epoch)
+        _epochs(cfg, run, state, last, tracker, on_epoch)
     except BaseException:
         if tracker:
             tracker.end("KILLED")  # a resumed run picks the same MLflow run up again
         raise
-    card = ModelCard(
-        model=cfg.model, backbone=cfg.model, backbone_weights="scratch", preprocess=preprocess,
-        model_args={"parameters": count_parameters(model)},
-        metrics={"val": state["history"][-1] if state["history"] else {}, "history": state["history"]},
-        training=asdict(cfg), data_fingerprint=data.fingerprint(),
+    card = _finish(cfg, run, state, fingerprint)
+    if tracker:
+        final = {f"final_{k}": v for k, v in card.metrics["val"].items() if isinstance(v, float)}
+        tracker.log_summary({"wall_seconds": time.perf_counter() - started, **final})
+        tracker.log_artifacts([out / n for n in ("model.json", "learning_curves.png", "model.safetensors")])
+        tracker.end()
+    return card
+
+
+def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str) -> ModelCard:
+    """Calibrate on the validation photos (temperature, verdict thresholds), write weights, card, ONNX, curves."""
+    from dogbreeds.backbones import weights_source
+    from dogbreeds.head import fit_temperature
+    from dogbreeds.metrics import softmax
+    from dogbreeds.onnx_export import export_onnx
+    from dogbreeds.verdicts import choose_thresholds, dog_mass
+
+    out = Path(cfg.out)
+    val = predict_outputs(run.model, run.val, run.preprocess, cfg)
+    logits = val["breed_logits"].numpy().astype(np.float64)
+    temperature = fit_temperature(logits, run.val.labels) if len(logits) else 1.0
+    imagenet = val.get("imagenet_logits")
+    verdicts = choose_thresholds(
+        softmax(logits / temperature), run.val.labels,
+        dog_mass(imagenet.numpy()) if imagenet is not None else np.ones(len(logits)),
     )  # fmt: skip
+    if imagenet is None:  # no ImageNet head: this model cannot say "not a dog"
+        verdicts.min_dog_probability = 0.0
+    finetune = cfg.method == "finetune"
+    card = ModelCard(
+        model="finetune" if finetune else cfg.model, backbone=cfg.model,
+        backbone_weights=weights_source(cfg.model, cfg.weights) if finetune else "scratch",
+        preprocess=run.preprocess, temperature=temperature, verdicts=verdicts,
+        model_args={
+            "parameters": count_parameters(run.model),
+            "trainable_parameters": count_parameters(run.model, trainable_only=True),
+            **({"flip_average": False} if finetune else {"input_size": run.preprocess.input_size, **cfg.model_args}),
+        },
+        metrics={"val": state["history"][-1] if state["history"] else {}, "history": state["history"]},
+        training=asdict(cfg), data_fingerprint=fingerprint,
+    )  # fmt: skip
+    model = run.model.to(memory_format=torch.contiguous_format).eval()
     save_weights(model.state_dict(), out)
+    export_onnx(model if finetune else ClassifierModel(model), run.preprocess.input_size, out / ONNX_NAME)
     save_card(card, out)
     if state["history"]:
         from dogbreeds.curves import plot_learning_curves
@@ -206,33 +331,29 @@ def fit(
         plot_learning_curves(
             state["history"], out / "learning_curves.png", title=f"{cfg.model} on {Path(cfg.data).name}"
         )
-    if tracker:
-        final = {f"final_{k}": v for k, v in card.metrics["val"].items() if k != "epoch"}
-        tracker.log_summary({"wall_seconds": time.perf_counter() - started, **final})
-        tracker.log_artifacts([out / "model.json", out / "learning_curves.png", out / "model.safetensors"])
-        tracker.end()
     return card
 
 
 def _epochs(
-    cfg: TrainConfig, model: torch.nn.Module, opt: torch.optim.Optimizer, lr_at: Callable[[int], float],
-    train_data: PhotoDataset, val_loader: DataLoader, state: dict[str, Any], last: Path, tracker: Any,
+    cfg: TrainConfig, run: _Run, state: dict[str, Any], last: Path, tracker: Any,
     on_epoch: Callable[[dict[str, Any]], None] | None,
 ) -> None:  # fmt: skip
     """The epoch loop of :func:`fit`: train, evaluate, checkpoint, report, maybe stop early."""
     while state["epoch"] < cfg.epochs:
         epoch = state["epoch"]
-        torch.manual_seed(cfg.seed * 1000 + epoch)  # augmentation randomness, reproducible per epoch
-        shuffle = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        loader = DataLoader(train_data, batch_size=cfg.batch_size, shuffle=True, generator=shuffle)
-        metrics, state["step"] = train_one_epoch(model, loader, opt, lr_at, state["step"], cfg)
-        metrics.update(evaluate(model, val_loader), epoch=epoch + 1, lr=lr_at(max(0, state["step"] - 1)))
+        torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout randomness, reproducible per epoch
+        generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # order and augmentation
+        metrics, state["step"] = train_one_epoch(
+            run.model, run.train, run.preprocess, run.opt, run.lr_at, state["step"], cfg, generator
+        )
+        metrics.update(evaluate(run.model, run.val, run.preprocess, cfg), epoch=epoch + 1,
+                       lr=run.lr_at(max(0, state["step"] - 1)))  # fmt: skip
         state["history"].append(metrics)
         state["epoch"] = epoch + 1
         best = state["best_val_loss"]
         state["bad_epochs"] = 0 if best is None or metrics["val_loss"] < best else state["bad_epochs"] + 1
         state["best_val_loss"] = metrics["val_loss"] if best is None else min(best, metrics["val_loss"])
-        _save_epoch(last, model, opt, state)
+        _save_epoch(last, run.model, run.opt, state)
         if tracker:
             tracker.log_epoch(metrics, epoch + 1)
         if on_epoch:
