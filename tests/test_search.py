@@ -63,3 +63,17 @@ def test_search_file_errors_are_clear(tmp_path: Path) -> None:
     bad.write_text("space:\n  lr: {low: 0.1}\n")
     with pytest.raises(ValueError, match="choices"):
         load_search(bad)
+
+
+def test_every_experiment_config_loads() -> None:
+    from dogbreeds.train import TrainConfig, load_config
+
+    folder = Path(__file__).parents[1] / "experiments"
+    configs = sorted(folder.glob("*.yaml"))
+    assert len(configs) >= 8
+    for path in configs:
+        if path.name.startswith("search_"):
+            spec = load_search(path)
+            TrainConfig(data="d", out="o", **spec.get("base", {}))
+        else:
+            TrainConfig(data="d", out="o", **load_config(path))

@@ -11,6 +11,7 @@ A search file (YAML) says what every trial shares and what varies::
       model_args.mid_stride: {choices: [1, 2]}           # arguments of the model itself
       model_args.widths: {choices: [[32, 64, 128], [64, 128, 256]]}
     metric: val_top1          # maximised (val_loss is minimised)
+    sampler: tpe              # or grid: every combination of the choices once
 
 Hopeless trials are pruned after each epoch (median rule: worse than the median of earlier trials at the same
 epoch). The study lives in ``OUT/study.db``, so an interrupted search continues where it stopped.
@@ -35,9 +36,13 @@ def load_search(path: str | Path) -> dict[str, Any]:
     import yaml
 
     spec = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = sorted(set(spec) - {"base", "space", "metric"})
+    unknown = sorted(set(spec) - {"base", "space", "metric", "sampler"})
     if unknown:
-        raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (use base, space, metric)")
+        raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (use base, space, metric, sampler)")
+    if spec.get("sampler", "tpe") not in ("tpe", "grid"):
+        raise ValueError(f"{path}: sampler must be tpe or grid")
+    if spec.get("sampler") == "grid" and any("choices" not in d for d in (spec.get("space") or {}).values()):
+        raise ValueError(f"{path}: a grid search needs choices: [...] for every dimension")
     known = {f.name for f in fields(TrainConfig)}
     for name, dim in (spec.get("space") or {}).items():
         if name.split(".")[0] not in known:
@@ -87,7 +92,7 @@ def run_search(
     out.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name="dogbreeds", storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True, direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=seed),
+        sampler=_sampler(spec, seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     )  # fmt: skip
     parent = None
@@ -118,6 +123,16 @@ def run_search(
             parent.end()
     best = study.best_trial
     return {"number": best.number, "value": best.value, "params": best.params, "metric": metric}
+
+
+def _sampler(spec: dict[str, Any], seed: int) -> Any:
+    import optuna
+
+    if spec.get("sampler") == "grid":
+        grid = {name: [json.dumps(c) if isinstance(c, list | dict) else c for c in dim["choices"]]
+                for name, dim in spec["space"].items()}  # fmt: skip
+        return optuna.samplers.GridSampler(grid, seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def trials_table(out: Path) -> list[dict[str, Any]]:

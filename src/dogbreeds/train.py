@@ -236,8 +236,8 @@ def _build_model(cfg: TrainConfig) -> tuple[torch.nn.Module, Preprocess]:
         size = {"input_size": cfg.image_size} if cfg.image_size else {}
         model = create_model(cfg.model, num_classes=NUM_BREEDS, **size, **cfg.model_args)
         preprocess = backbone_preprocess(model)
-    if cfg.image_size:
-        preprocess = replace(preprocess, input_size=cfg.image_size)
+    # trained networks see whole photos (decoded arrays are shorter side -> size, centre square): crop_pct 1
+    preprocess = replace(preprocess, input_size=cfg.image_size or preprocess.input_size, crop_pct=1.0)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model, preprocess
