@@ -16,7 +16,8 @@ from dogbreeds.cli import main  # noqa: E402
 
 def test_bench_writes_a_row_per_combination_and_a_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["bench", "--model", "study_cnn1_test", "--batch-sizes", "1", "2", "--threads", "1",
-            "--backends", "eager", "bf16", "onnx", "--seconds", "0", "--out", str(tmp_path)]  # fmt: skip
+            "--backends", "eager", "bf16", "onnx", "--seconds", "0", "--out", str(tmp_path),
+            "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]  # fmt: skip
     assert main(args) == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
     combos = {(r["backend"], r["mode"], r["batch_size"]) for r in rows}
@@ -26,3 +27,8 @@ def test_bench_writes_a_row_per_combination_and_a_chart(tmp_path: Path, capsys: 
     with Image.open(tmp_path / "bench.png") as img:
         assert img.size[0] >= 400
     assert "images/s" in capsys.readouterr().out
+    from dogbreeds.tracking import list_runs
+
+    (run,) = list_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the bench is a tracked run with one metric per row
+    assert run["params"]["kind"] == "bench" and len(run["metrics"]) == len(rows)
+    assert run["metrics"]["images_per_second.cpu.1t.bf16.training.b2"] > 0

@@ -127,3 +127,35 @@ def test_config_file_sets_training_and_unknown_keys_are_refused(tiny_tree: Path,
     config.write_text("model: dognet_test\nlearning_rate: 0.1\n")
     with pytest.raises(ValueError, match="unknown setting.*learning_rate"):
         load_config(config)
+
+
+def test_report_compares_two_tiny_runs_offline(
+    tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from PIL import Image
+
+    from dogbreeds.cli import main
+
+    fit(_cfg(tiny_tree, tmp_path / "scratch a", model="dognet_test", epochs=2))
+    fit(_cfg(tiny_tree, tmp_path / "scratch b", model="study_cnn1_test", epochs=1))
+    out = tmp_path / "report"
+    args = ["report", str(tmp_path / "scratch a"), str(tmp_path / "scratch b"), "--out", str(out)]
+    assert main([*args, "--data", str(tiny_tree), "--speed-seconds", "0.2"]) == 0
+    assert "report ->" in capsys.readouterr().out
+    page = (out / "index.html").read_text()
+    assert "scratch a" in page and "scratch b" in page and "from scratch" in page
+    images = re.findall(r"src='([^']+)'", page)
+    assert set(images) == {"comparison.png", "learning_curves.png"}  # beside the page: opens offline
+    for name in images:
+        with Image.open(out / name) as im:
+            assert im.width >= 600 and im.height >= 200
+    md = (out / "report.md").read_text()
+    table = [line for line in md.splitlines() if line.startswith("| scratch")]
+    assert len(table) == 2 and all("%" in line and "min" in line for line in table)
+    cached = sorted((out / "models").glob("*/predictions.csv"))
+    assert len(cached) == 2  # predictions kept, so a re-run does not evaluate again
+    mtime = cached[0].stat().st_mtime_ns
+    assert main([*args, "--data", str(tiny_tree), "--speed-seconds", "0.2"]) == 0
+    assert cached[0].stat().st_mtime_ns == mtime

@@ -144,3 +144,22 @@ def write_bench(rows: list[BenchRow], out: Path, name: str) -> tuple[Path, Path]
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps({"model": name, "rows": [asdict(r) for r in rows]}, indent=2) + "\n")
     return out / "bench.json", plot_bench(rows, out / "bench.png", title=f"{name}: images/s by device and backend")
+
+
+def log_bench(rows: list[BenchRow], name: str, files: list[Path], tracking_uri: str | None = None) -> str:
+    """One MLflow run per bench: the machine as parameters, one metric per measurement, JSON and chart attached."""
+    import platform
+
+    from dogbreeds.tracking import Tracker
+
+    params = {"model": name, "kind": "bench", "machine": platform.machine(), "processor": platform.processor(),
+              "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+              "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}  # fmt: skip
+    tracker = Tracker(tracking_uri, f"bench {name}", params)
+    tracker.log_summary({
+        f"images_per_second.{r.device}.{r.threads}t.{r.backend}.{r.mode}.b{r.batch_size}": r.images_per_second
+        for r in rows
+    })  # fmt: skip
+    tracker.log_artifacts(files)
+    tracker.end()
+    return tracker.run_id

@@ -144,6 +144,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-training", dest="training", action="store_false", help="inference only")
     p.add_argument("--seconds", type=float, default=2.0, help="time each measurement at least this long")
     p.add_argument("--out", type=Path, default=Path("bench"), help="folder for bench.json and bench.png")
+    p.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -162,6 +164,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"{r.device:4} {r.threads:2d} threads  {r.backend:13} {r.mode:9} batch {r.batch_size:3d}: "
               f"{r.images_per_second:8.1f} images/s")  # fmt: skip
     print(f"wrote {json_path} and {png}")
+    if args.track:
+        from dogbreeds.bench import log_bench
+
+        print(f"logged to MLflow run {log_bench(rows, args.model, [json_path, png], args.tracking_uri)}")
     return 0
 
 
@@ -210,6 +216,33 @@ def cmd_search(args: argparse.Namespace) -> int:
         table.add_row(str(r["number"]), r["state"], value, *(str(r.get(n, "")) for n in names))
     Console().print(table)
     print(f"best: trial {best['number']} {best['metric']} {best['value']:.4f} {json.dumps(best['params'])}")
+    return 0
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="compare models side by side: HTML page + Markdown twin with charts")
+    p.add_argument("models", nargs="+", metavar="RUN_OR_CHECKPOINT",
+                   help="checkpoint folder, .onnx file, 'default' (the shipped model) or an MLflow run id")  # fmt: skip
+    p.add_argument("--out", type=Path, required=True, help="folder for index.html, report.md and the PNGs")
+    p.add_argument("--data", help="evaluate every model on this Stanford folder or folder-per-breed tree")
+    p.add_argument("--split", choices=["train", "test"], help="official list (default test on Stanford folders)")
+    p.add_argument("--images", help="Stanford image folder: Images or crops224")
+    p.add_argument("--tracking-uri", help="MLflow store to find run ids in (default: sqlite:///runs/mlflow.db)")
+    p.add_argument("--speed-seconds", type=float, default=3.0, help="time spent measuring each model's speed")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dogbreeds.data.stanford import is_stanford_root
+    from dogbreeds.report import build_report
+
+    split = args.split or ("test" if args.data and is_stanford_root(Path(args.data)) else None)
+    entries = build_report(args.models, args.out, data=args.data, split=split, images=args.images,
+                           tracking_uri=args.tracking_uri, speed_seconds=args.speed_seconds)  # fmt: skip
+    for e in entries:
+        top1 = e.test.get("top1")
+        print(f"{e.label}: " + (f"top-1 {top1:.2%}, " if top1 is not None else "") + f"{e.images_per_second:.0f} img/s")
+    print(f"report -> {args.out / 'index.html'} (and report.md)")
     return 0
 
 
@@ -280,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_analyze,
         _add_train,
         _add_search,
+        _add_report,
         _add_data,
         _add_export,
         _add_quantize,

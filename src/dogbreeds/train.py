@@ -343,10 +343,12 @@ def _epochs(
         epoch = state["epoch"]
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout randomness, reproducible per epoch
         generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # order and augmentation
+        epoch_started = time.perf_counter()
         metrics, state["step"] = train_one_epoch(
             run.model, run.train, run.preprocess, run.opt, run.lr_at, state["step"], cfg, generator
         )
         metrics.update(evaluate(run.model, run.val, run.preprocess, cfg), epoch=epoch + 1,
+                       seconds=round(time.perf_counter() - epoch_started, 2),
                        lr=run.lr_at(max(0, state["step"] - 1)))  # fmt: skip
         state["history"].append(metrics)
         state["epoch"] = epoch + 1

@@ -1,0 +1,152 @@
+"""``dogbreeds report``: models side by side, the studies' "scratch vs transfer" slide done properly.
+
+Each model is a checkpoint folder, an ``.onnx`` file with its card, ``default`` (the shipped model) or an MLflow
+run id (its checkpoint is found through the run's ``out`` parameter). For each: test top-1, top-5, loss and ECE
+(evaluated on ``--data`` once, then cached in the report folder by model id), training time, parameters,
+inference images/s on this machine, the most-confused pairs; learning curves overlaid. The page is written by
+:mod:`dogbreeds.report_page` as ``index.html`` and ``report.md`` with its PNGs beside them (opens offline).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dogbreeds.checkpoint import CARD_NAME, ModelCard, load_card
+from dogbreeds.predict import Predictor, default_model_path, resolve_model_path
+
+
+@dataclass
+class ModelEntry:
+    """One column of the comparison."""
+
+    label: str
+    onnx: Path
+    card: ModelCard
+    folder: Path | None = None
+    run_id: str | None = None
+    parameters: int | None = None
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    test: dict[str, Any] = field(default_factory=dict)
+    confused: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.card.metrics.get("history") or [])
+
+    @property
+    def kind(self) -> str:
+        if self.card.model == "features-head":
+            return "transfer: feature extraction"
+        if self.card.model == "finetune":
+            return f"transfer: fine-tuning ({self.card.model_args.get('trainable_parameters', 0):,} trainable)"
+        return "from scratch"
+
+
+def resolve_entry(spec: str, *, tracking_uri: str | None = None) -> ModelEntry:
+    """A model from a checkpoint folder, an ``.onnx`` file, ``default``, or an MLflow run id."""
+    path = Path(spec)
+    run_id = None
+    if spec in ("default", "shipped"):
+        path = default_model_path()
+    elif not path.exists():
+        path, run_id = _checkpoint_of_run(spec, tracking_uri), spec
+    onnx = resolve_model_path(path)
+    folder = path if path.is_dir() else None
+    label = "shipped default" if onnx == default_model_path() else (folder or onnx).name
+    return ModelEntry(label=label, onnx=onnx, card=load_card(onnx), folder=folder, run_id=run_id)
+
+
+def _checkpoint_of_run(run_id: str, tracking_uri: str | None) -> Path:
+    from dogbreeds.tracking import list_runs
+
+    runs = {r["run_id"]: r for r in list_runs(tracking_uri)}
+    if run_id not in runs:
+        raise FileNotFoundError(f"{run_id!r} is neither a checkpoint, an .onnx file, nor a run in the MLflow store")
+    out = Path(runs[run_id]["params"].get("out", ""))
+    if not (out / CARD_NAME).exists():
+        raise FileNotFoundError(f"run {run_id} wrote no checkpoint at {out}")
+    return out
+
+
+def count_onnx_parameters(path: Path) -> int | None:
+    """Parameters of a graph: the elements of its weight initialisers (None when the onnx package is missing)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return int(sum(np.prod(t.dims) for t in graph.initializer if len(t.dims) > 0))
+
+
+def training_seconds(entry: ModelEntry) -> float | None:
+    """From the card: epochs' wall time (trained networks) or embedding + fitting time (feature extraction)."""
+    if entry.history and all("seconds" in h for h in entry.history):
+        return float(sum(h["seconds"] for h in entry.history))
+    t = entry.card.training
+    if "seconds_embedding" in t:
+        return float(t["seconds_embedding"]) + float(t.get("seconds_fitting", 0.0))
+    return None
+
+
+def inference_speed(predictor: Predictor, *, batch: int = 16, seconds: float = 3.0) -> float:
+    """Images/s of the ONNX graph alone on a fixed batch (decoding excluded), after one warm-up batch."""
+    size = predictor.card.preprocess.input_size
+    x = np.random.default_rng(0).standard_normal((batch, 3, size, size), dtype=np.float32)
+    predictor.run_arrays(x)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        predictor.run_arrays(x)
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+def evaluate_entry(entry: ModelEntry, samples: list[Any], cache: Path, fingerprint: str) -> None:
+    """Test metrics and most-confused pairs; predictions are cached in ``cache`` for this model id and data."""
+    from dogbreeds.analysis import confusion_matrix, load_predictions, most_confused
+    from dogbreeds.evaluate import evaluate_samples, write_predictions
+
+    cache.mkdir(parents=True, exist_ok=True)
+    meta, predictions = cache / "metrics.json", cache / "predictions.csv"
+    key = {"model_id": entry.card.id, "data": fingerprint}
+    cached = json.loads(meta.read_text()) if meta.exists() else {}
+    if cached.get("key") != key or not predictions.exists():
+        result = evaluate_samples(Predictor(entry.onnx), samples, batch_size=32)
+        write_predictions(result.rows, predictions)
+        cached = {"key": key, "metrics": result.metrics}
+        meta.write_text(json.dumps(cached, indent=2))
+    entry.test = cached["metrics"]
+    p = load_predictions(predictions)
+    entry.confused = most_confused(confusion_matrix(p.labels, p.preds), top=5)
+
+
+def build_report(
+    specs: list[str], out: Path, *, data: str | None = None, split: str | None = "test", images: str | None = None,
+    tracking_uri: str | None = None, speed_seconds: float = 3.0,
+) -> list[ModelEntry]:  # fmt: skip
+    """Collect every model's numbers and write the page; returns the entries."""
+    from dogbreeds.data.folders import load_samples
+    from dogbreeds.report_page import write_page
+
+    entries = [resolve_entry(s, tracking_uri=tracking_uri) for s in specs]
+    seen: dict[str, int] = {}
+    for e in entries:  # unique labels: they name folders and legend lines
+        seen[e.label] = seen.get(e.label, 0) + 1
+        if seen[e.label] > 1:
+            e.label = f"{e.label} ({seen[e.label]})"
+    out.mkdir(parents=True, exist_ok=True)
+    samples = load_samples(data, split, images=images) if data else None
+    for i, e in enumerate(entries):
+        e.parameters = e.card.model_args.get("parameters") or count_onnx_parameters(e.onnx)
+        e.train_seconds = training_seconds(e)
+        e.images_per_second = inference_speed(Predictor(e.onnx), seconds=speed_seconds)
+        if samples is not None:
+            evaluate_entry(e, samples.samples, out / "models" / f"{i:02d}", samples.fingerprint())
+    write_page(entries, out, data_name=f"{Path(data).name} ({split or 'all'})" if data else None)
+    return entries
