@@ -199,3 +199,37 @@ def test_review_records_confirmations_and_corrections_then_exports_a_training_tr
     assert main(["corrections", "export", "--db", str(db), "--out", str(out)]) == 0
     tree = load_folder_tree(out)  # the format `train` reads
     assert len(tree) == 3 and "n02099601-golden_retriever" in {s.breed_id for s in tree.samples}
+
+
+def test_permission_denied_photo_gets_an_unreadable_row_with_the_reason(
+    tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = _library(tmp_path / "lib")
+    secret = lib / "plain" / "set 0" / "pug.jpg"
+    if os.geteuid() != 0:  # a real unreadable file; root reads anything, so there the open() call is refused
+        secret.chmod(0)
+    else:
+        import builtins
+
+        real_open = builtins.open
+
+        def refusing_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if str(file) == str(secret.resolve()):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", refusing_open)
+    stats = _classify(lib, tmp_path / "c.db", predictor)
+    rows = {Path(r["path"]).name: r for r in iter_rows(open_catalog(str(tmp_path / "c.db")))}
+    assert stats.photos == len(rows) == 14 and stats.unreadable == 3
+    assert rows["pug.jpg"]["verdict"] == "unreadable" and "Permission denied" in rows["pug.jpg"]["error"]
+
+
+def test_symlink_loops_and_linked_photos_are_classified_once(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    (lib / "plain" / "loop").symlink_to(lib / "plain")  # a folder that contains itself
+    (lib / "linked pug.jpg").symlink_to(lib / "plain" / "set 0" / "pug.jpg")
+    stats = _classify(lib, tmp_path / "c.db", predictor)
+    rows = list(iter_rows(open_catalog(str(tmp_path / "c.db"))))
+    assert stats.photos == len(rows) == 14  # the linked photo is the same file; nothing twice through the loop
+    assert stats.classified == 12 and len({r["path"] for r in rows}) == 14

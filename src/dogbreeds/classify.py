@@ -105,7 +105,8 @@ class Classifier:
         started = time.perf_counter()
         stats = ClassifyStats()
         known = catalog.known_rows(self.engine, self.model_id)
-        paths = [str(p.resolve()) for p in iter_image_files(list(folders))]
+        # resolved and de-duplicated: a photo reached through a symlink too is one photo, classified once
+        paths = list(dict.fromkeys(str(p.resolve()) for p in iter_image_files(list(folders))))
         stats.photos = len(paths)
         todo = [p for p in paths if not self._unchanged(p, known)]
         stats.unchanged = len(paths) - len(todo)
