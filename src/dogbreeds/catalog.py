@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
@@ -37,8 +38,8 @@ photos = Table(
     metadata,
     Column("path", Text, primary_key=True),
     Column("sha256", String(64), index=True),
-    Column("bytes", Integer),
-    Column("mtime_ns", Integer),
+    Column("bytes", BigInteger),  # 64-bit: PostgreSQL's INTEGER stops at 2 GB and at 2038 in nanoseconds
+    Column("mtime_ns", BigInteger),
     Column("width", Integer),
     Column("height", Integer),
     Column("taken_at", String(32)),
