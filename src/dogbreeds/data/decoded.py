@@ -24,24 +24,31 @@ from dogbreeds.transforms import crop_to_box
 log = logging.getLogger(__name__)
 
 
-def square_resize(image: Image.Image, size: int) -> np.ndarray:
+def square_resize(image: Image.Image, size: int, interpolation: str = "bilinear") -> np.ndarray:
     """Shorter side to ``size`` (antialiased), centre crop to a square: the framing of ``crop_pct=1`` evaluation."""
     w, h = image.size
     scale = size / min(w, h)
-    resized = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+    resample = Image.Resampling.BICUBIC if interpolation == "bicubic" else Image.Resampling.BILINEAR
+    resized = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), resample)
     left, top = (resized.width - size) // 2, (resized.height - size) // 2
     return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
 def decode_samples(
-    samples: list[Sample], size: int, *, cache_dir: Path | None = None, workers: int = 2, desc: str = "decoding"
+    samples: list[Sample],
+    size: int,
+    *,
+    interpolation: str = "bilinear",
+    cache_dir: Path | None = None,
+    workers: int = 2,
+    desc: str = "decoding",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(images (N, size, size, 3) uint8, labels (N,) int64)``; unreadable photos are dropped with a warning."""
     path = None
     if cache_dir is not None:
         described = "\n".join(f"{s.path}\t{s.label}\t{s.box}" for s in samples)
         key = hashlib.sha256(described.encode()).hexdigest()[:16]
-        path = Path(cache_dir) / f"decoded-{key}-{size}.npz"
+        path = Path(cache_dir) / f"decoded-{key}-{size}{'' if interpolation == 'bilinear' else '-' + interpolation}.npz"
         if path.exists():
             with np.load(path) as cached:
                 return cached["images"], cached["labels"]
@@ -51,7 +58,7 @@ def decode_samples(
             image = load_rgb(sample.path, min_size=size)
             if sample.box is not None:  # Stanford's Images/: train on the annotated dog, as the crops do
                 image = crop_to_box(image, sample.box, frame=sample.box_frame)
-            return square_resize(image, size)
+            return square_resize(image, size, interpolation)
         except UnreadableImage as err:
             log.warning("skipping %s: %s", sample.path, err)
             return None
