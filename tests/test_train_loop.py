@@ -117,13 +117,14 @@ def test_config_file_sets_training_and_unknown_keys_are_refused(tiny_tree: Path,
     from dogbreeds.train import load_config
 
     config = tmp_path / "exp.yaml"
-    config.write_text("method: scratch\nmodel: dognet_test\nepochs: 5\nimage_size: 64\nbatch_size: 8\n")
+    config.write_text("method: scratch\nmodel: dognet_test\nepochs: 5\nimage_size: 64\nbatch_size: 8\nseed: 3\n")
     out = tmp_path / "run"
     args = ["train", "--config", str(config), "--data", str(tiny_tree), "--out", str(out), "--no-track"]
     assert main([*args, "--max-epochs", "1", "--max-train-samples", "10", "--val-fraction", "0.25"]) == 0
     card = load_card(out)
     assert card.model == "dognet_test" and len(card.metrics["history"]) == 1  # --max-epochs caps the config's 5
     assert card.training["max_train_samples"] == 10 and card.training["batch_size"] == 8
+    assert card.training["seed"] == 3 and card.training["val_fraction"] == 0.25  # the file's, then the flags'
     config.write_text("model: dognet_test\nlearning_rate: 0.1\n")
     with pytest.raises(ValueError, match="unknown setting.*learning_rate"):
         load_config(config)
@@ -159,3 +160,23 @@ def test_report_compares_two_tiny_runs_offline(
     mtime = cached[0].stat().st_mtime_ns
     assert main([*args, "--data", str(tiny_tree), "--speed-seconds", "0.2"]) == 0
     assert cached[0].stat().st_mtime_ns == mtime
+
+
+def test_resume_finds_the_checkpoint_a_kill_left_mid_swap_and_an_early_stop_stays_stopped(
+    tiny_tree: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    with pytest.raises(Killed):
+
+        def kill(metrics: dict) -> None:
+            raise Killed
+
+        fit(_cfg(tiny_tree, run), on_epoch=kill)
+    (run / "last").rename(run / ".last.old")  # killed between moving the previous folder away and the new one in
+    fit(_cfg(tiny_tree, run), resume=True)
+    assert len(load_card(run).metrics["history"]) == 2  # continued from epoch 1, not from scratch
+    stopped = tmp_path / "stopped"
+    fit(_cfg(tiny_tree, stopped, epochs=6, lr=0.0, early_stop_patience=1))  # lr 0: no progress, stops at epoch 2
+    assert len(load_card(stopped).metrics["history"]) == 2
+    fit(_cfg(tiny_tree, stopped, epochs=6, lr=0.0, early_stop_patience=1), resume=True)
+    assert len(load_card(stopped).metrics["history"]) == 2  # resuming a stopped run does not train on

@@ -60,7 +60,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--data", help="Stanford Dogs folder or folder-per-breed tree (required)")
     p.add_argument("--out", help="checkpoint folder to write (required)")
-    p.add_argument("--backbone", default="tf_efficientnet_lite2", help="timm model name")
+    p.add_argument("--backbone", help="timm model name (default tf_efficientnet_lite2)")
     p.add_argument("--weights", default="auto", help="auto | packaged | hub | file:PATH")
     p.add_argument("--split", choices=["train", "test"], help="official list (default train on Stanford folders)")
     p.add_argument("--images", help="Stanford image folder: Images or crops224")
@@ -73,8 +73,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "or let validation pick (auto)",
     )
     p.add_argument("--l2", type=float, help="L2 strength (default: chosen on the validation split)")
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    # None: scratch/finetune take the config file's value (or TrainConfig's); features uses 0.1 and 0
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--seed", type=int)
     p.add_argument("--limit-per-class", type=int, help="use the first N photos of each breed (quick runs)")
     p.add_argument("--cache-dir", type=Path, help="embedding cache (default ~/.cache/dogbreeds or $DOGBREEDS_CACHE)")
     s = p.add_argument_group(
@@ -111,7 +112,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--early-stop", type=int, dest="early_stop_patience", metavar="EPOCHS",
                    help="stop after this many epochs without progress")  # fmt: skip
     s.add_argument("--resume", action="store_true", help="continue from the last epoch checkpoint in --out")
-    s.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    s.add_argument("--no-track", dest="track", action="store_false", default=None, help="do not log to MLflow")
     s.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
     p.set_defaults(func=cmd_train)
 
@@ -183,8 +184,8 @@ def _add_search(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-train-samples", type=int, help="a short budget: train each trial on this many photos")
     p.add_argument("--limit-per-class", type=int, help="use the first N photos of each breed")
     p.add_argument("--cache-dir", type=Path, help="decoded-photo cache shared by the trials")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-track", dest="track", action="store_false", help="do not log to MLflow")
+    p.add_argument("--seed", type=int, help="seed of the sampler and of every trial (default: base's, else 0)")
+    p.add_argument("--no-track", dest="track", action="store_false", default=None, help="do not log to MLflow")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///runs/mlflow.db)")
     p.set_defaults(func=cmd_search)
 
@@ -198,13 +199,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     overrides = {
         "split": args.split, "images": args.images, "max_train_samples": args.max_train_samples,
         "limit_per_class": args.limit_per_class, "cache_dir": str(args.cache_dir) if args.cache_dir else None,
-        "tracking_uri": args.tracking_uri,
+        "tracking_uri": args.tracking_uri, "seed": args.seed, "track": args.track,
     }  # fmt: skip
     base.update({k: v for k, v in overrides.items() if v is not None})
     if args.max_epochs:
         base["epochs"] = min(base.get("epochs", TrainConfig.epochs), args.max_epochs)
-    cfg = TrainConfig(data=args.data, out=str(args.out), seed=args.seed, track=args.track, **base)
-    best = run_search(spec, cfg, trials=args.trials, out=args.out, seed=args.seed)
+    cfg = TrainConfig(**{**base, "data": args.data, "out": str(args.out)})
+    best = run_search(spec, cfg, trials=args.trials, out=args.out, seed=cfg.seed)
     from rich.console import Console
     from rich.table import Table
 
@@ -418,15 +419,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = FeaturesConfig(
         data=args.data,
         out=args.out,
-        backbone=args.backbone,
+        backbone=args.backbone or "tf_efficientnet_lite2",
         weights=args.weights,
         split=args.split,
         images=args.images,
         flip=args.flip,
         prior=args.prior,
         l2=args.l2,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
+        val_fraction=0.1 if args.val_fraction is None else args.val_fraction,
+        seed=args.seed or 0,
         limit_per_class=args.limit_per_class,
     )
     card = train_features(cfg, cache_root=args.cache_dir)
@@ -444,6 +445,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_network(args: argparse.Namespace) -> int:
     from dogbreeds.train import TrainConfig, fit, load_config
 
+    args.backbone_given = args.backbone is not None
+    args.backbone = args.backbone or "tf_efficientnet_lite2"
     settings = load_config(args.config) if args.config else {}
     for field in fields(TrainConfig):
         value = getattr(args, field.name, None)
@@ -454,7 +457,7 @@ def _train_network(args: argparse.Namespace) -> int:
     if args.weights != "auto":
         settings["weights"] = args.weights
     settings["method"] = args.method
-    if args.method == "finetune" and "model" not in settings:
+    if args.method == "finetune" and args.model is None and (args.backbone_given or "model" not in settings):
         settings["model"] = args.backbone
     if args.max_epochs:
         settings["epochs"] = min(settings.get("epochs", TrainConfig.epochs), args.max_epochs)

@@ -97,7 +97,7 @@ def _rows(predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: 
                 "correct": pred.breed == BREED_IDS[s.label],
                 "top5": "|".join(k["breed"] for k in pred.top_k),
                 "loss": round(float(-np.log(max(probs[i, s.label], 1e-12))), 6),
-                "dog_probability": round(float(dog[i]), 6),
+                "dog_probability": None if np.isnan(dog[i]) else round(float(dog[i]), 6),
                 "verdict": pred.verdict,
             }
         )

@@ -114,7 +114,8 @@ def evaluate_entry(entry: ModelEntry, samples: list[Any], cache: Path, fingerpri
 
     cache.mkdir(parents=True, exist_ok=True)
     meta, predictions = cache / "metrics.json", cache / "predictions.csv"
-    key = {"model_id": entry.card.id, "data": fingerprint}
+    # the graph's bytes, not only the card's id: a model retrained into the same folder must be evaluated again
+    key = {"model_id": entry.card.id, "onnx_sha256": _file_digest(entry.onnx), "data": fingerprint}
     cached = json.loads(meta.read_text()) if meta.exists() else {}
     if cached.get("key") != key or not predictions.exists():
         result = evaluate_samples(Predictor(entry.onnx), samples, batch_size=32)
@@ -124,6 +125,16 @@ def evaluate_entry(entry: ModelEntry, samples: list[Any], cache: Path, fingerpri
     entry.test = cached["metrics"]
     p = load_predictions(predictions)
     entry.confused = most_confused(confusion_matrix(p.labels, p.preds), top=5)
+
+
+def _file_digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def build_report(
@@ -147,6 +158,7 @@ def build_report(
         e.train_seconds = training_seconds(e)
         e.images_per_second = inference_speed(Predictor(e.onnx), seconds=speed_seconds)
         if samples is not None:
-            evaluate_entry(e, samples.samples, out / "models" / f"{i:02d}", samples.fingerprint())
+            data_key = f"{Path(data).resolve()}|{split}|{images}|{samples.fingerprint()}"  # type: ignore[arg-type]
+            evaluate_entry(e, samples.samples, out / "models" / f"{i:02d}", data_key)
     write_page(entries, out, data_name=f"{Path(data).name} ({split or 'all'})" if data else None)
     return entries

@@ -99,7 +99,9 @@ def _dognet(**kw: Any) -> DogNet:
 
 
 register_model("dognet")(_dognet)
-register_model("dognet_wide")(lambda **kw: _dognet(widths=(48, 96, 192, 320), depths=(1, 2, 2, 2), stem_width=32, **kw))
+register_model("dognet_wide")(
+    lambda **kw: _dognet(**{"widths": (48, 96, 192, 320), "depths": (1, 2, 2, 2), "stem_width": 32, **kw})
+)
 register_model("dognet_test")(
     lambda **kw: _dognet(widths=(8, 16), depths=(1, 1), stem_width=8, input_size=kw.pop("input_size", 64), **kw)
 )

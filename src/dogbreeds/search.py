@@ -67,8 +67,9 @@ def suggest(trial: Any, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 values[name] = json.loads(trial.suggest_categorical(name, [json.dumps(c) for c in choices]))
             else:
                 values[name] = trial.suggest_categorical(name, choices)
-        elif isinstance(dim["low"], int) and isinstance(dim["high"], int) and not dim.get("log"):
-            values[name] = trial.suggest_int(name, dim["low"], dim["high"], step=dim.get("step", 1))
+        elif isinstance(dim["low"], int) and isinstance(dim["high"], int):
+            values[name] = trial.suggest_int(name, dim["low"], dim["high"], step=dim.get("step", 1),
+                                             log=bool(dim.get("log")))  # fmt: skip
         else:
             values[name] = trial.suggest_float(name, float(dim["low"]), float(dim["high"]), log=bool(dim.get("log")))
     return values
@@ -93,7 +94,7 @@ def run_search(
     study = optuna.create_study(
         study_name="dogbreeds", storage=f"sqlite:///{out / 'study.db'}", load_if_exists=True, direction=direction,
         sampler=_sampler(spec, seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2),  # epochs 1-2 never pruned
     )  # fmt: skip
     parent = None
     if base.track:
@@ -121,6 +122,9 @@ def run_search(
             if done:
                 parent.log_summary({f"best_{metric}": study.best_value, "trials_complete": len(done)})
             parent.end()
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise RuntimeError(f"no trial of the study in {out} completed (all pruned or failed)")
     best = study.best_trial
     return {"number": best.number, "value": best.value, "params": best.params, "metric": metric}
 

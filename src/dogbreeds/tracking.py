@@ -64,7 +64,12 @@ class Tracker:
                 self.mlflow.log_artifact(str(path))
 
     def end(self, status: str = "FINISHED") -> None:
-        self.mlflow.end_run(status=status)
+        """End this run (not whichever run is on top of MLflow's stack: a trial's failure must not end its study)."""
+        active = self.mlflow.active_run()
+        if active is not None and active.info.run_id == self.run_id:
+            self.mlflow.end_run(status=status)
+        else:
+            self.mlflow.MlflowClient().set_terminated(self.run_id, status)
 
 
 def list_runs(uri: str | None = None) -> list[dict[str, Any]]:

@@ -190,14 +190,29 @@ def evaluate(model: torch.nn.Module, data: ArrayData, preprocess: Preprocess, cf
 
 
 def _save_epoch(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    """Write the resume point atomically: a kill mid-write leaves the previous one intact."""
-    tmp = folder.with_name(f".{folder.name}.tmp")
+    """Write the resume point atomically: a kill at any moment leaves a complete one (the new or the previous).
+
+    The new folder is written aside, the previous one renamed away, the new one renamed into place; only then is
+    the previous one deleted. :func:`_resume_point` finds whichever complete folder a kill left behind.
+    """
+    tmp, old = folder.with_name(f".{folder.name}.tmp"), folder.with_name(f".{folder.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     save_weights(model.state_dict(), tmp)
     torch.save(opt.state_dict(), tmp / "optimizer.pt")
-    write_json_atomic(tmp / "state.json", state)
-    shutil.rmtree(folder, ignore_errors=True)
+    write_json_atomic(tmp / "state.json", state)  # written last: its presence marks a complete folder
+    if folder.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(folder, old)
     os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _resume_point(last: Path) -> Path | None:
+    """The complete checkpoint folder a (possibly killed) run left: ``last``, else the one being swapped."""
+    for folder in (last, last.with_name(f".{last.name}.old"), last.with_name(f".{last.name}.tmp")):
+        if (folder / "state.json").exists():
+            return folder
+    return None
 
 
 @dataclass
@@ -261,10 +276,11 @@ def fit(
     run = _Run(model, make_optimizer(cfg, params), lr_at, train, val, preprocess)
     out, last = Path(cfg.out), Path(cfg.out) / "last"
     state: dict[str, Any] = {"epoch": 0, "step": 0, "history": [], "best_val_loss": None, "bad_epochs": 0}
-    if resume and (last / "state.json").exists():
-        model.load_state_dict(load_file(str(last / "model.safetensors")))
-        run.opt.load_state_dict(torch.load(last / "optimizer.pt", weights_only=True))
-        state = json.loads((last / "state.json").read_text())
+    point = _resume_point(last) if resume else None
+    if point is not None:
+        model.load_state_dict(load_file(str(point / "model.safetensors")))
+        run.opt.load_state_dict(torch.load(point / "optimizer.pt", weights_only=True))
+        state = json.loads((point / "state.json").read_text())
         log.info("resuming %s at epoch %d", cfg.out, state["epoch"])
     tracker = None
     if cfg.track:
@@ -278,11 +294,11 @@ def fit(
     started = time.perf_counter()
     try:
         _epochs(cfg, run, state, last, tracker, on_epoch)
+        card = _finish(cfg, run, state, fingerprint)
     except BaseException:
         if tracker:
             tracker.end("KILLED")  # a resumed run picks the same MLflow run up again
         raise
-    card = _finish(cfg, run, state, fingerprint)
     if tracker:
         final = {f"final_{k}": v for k, v in card.metrics["val"].items() if isinstance(v, float)}
         tracker.log_summary({"wall_seconds": time.perf_counter() - started, **final})
@@ -342,6 +358,8 @@ def _epochs(
 ) -> None:  # fmt: skip
     """The epoch loop of :func:`fit`: train, evaluate, checkpoint, report, maybe stop early."""
     while state["epoch"] < cfg.epochs:
+        if cfg.early_stop_patience and state["bad_epochs"] >= cfg.early_stop_patience:
+            break  # stopped early before a kill: a resumed run must not train on
         epoch = state["epoch"]
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout randomness, reproducible per epoch
         generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # order and augmentation
