@@ -78,7 +78,7 @@ def test_finetune_run_trains_only_the_unfrozen_part_and_exports_a_predictable_mo
 
     cfg = TrainConfig(
         data=str(tiny_tree), out=str(tmp_path / "ft"), model="test_efficientnet", method="finetune", weights="none",
-        freeze_stages=2, epochs=1, batch_size=4, lr=0.05, image_size=64, val_fraction=0.25, track=False,
+        freeze_stages=2, flip_average=True, epochs=1, batch_size=4, lr=0.05, image_size=64, val_fraction=0.25, track=False,
     )  # fmt: skip
     card = fit(cfg)
     torch.manual_seed(cfg.seed)
@@ -90,5 +90,6 @@ def test_finetune_run_trains_only_the_unfrozen_part_and_exports_a_predictable_mo
     assert not any(k.startswith(("backbone.conv_stem", "backbone.blocks.0.", "backbone.blocks.1.")) for k in changed)
     assert any(k.startswith(f"backbone.blocks.{len(stages) - 2}.") for k in changed)
     assert card.model == "finetune" and card.model_args["trainable_parameters"] < card.model_args["parameters"]
+    assert card.model_args["flip_average"] is True
     pred = next(Predictor(tmp_path / "ft").predict_paths([next(tiny_tree.rglob("*.jpg"))]))
     assert pred.breed in card.classes and pred.dog_probability is not None

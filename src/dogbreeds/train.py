@@ -52,6 +52,7 @@ class TrainConfig:
     weights: str = "auto"  # finetune: auto | packaged | hub | file:PATH
     freeze_stages: int = 0  # finetune: the stem and this many stages stay frozen (0: full fine-tuning)
     freeze_bn: bool = True  # finetune: every batch norm keeps its ImageNet running statistics
+    flip_average: bool = False  # finetune: the final model averages each photo with its mirror image
     body_lr_scale: float = 0.1  # finetune: the body's learning rate as a fraction of the head's
     epochs: int = 10
     batch_size: int = 32
@@ -316,6 +317,9 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
     from dogbreeds.verdicts import choose_thresholds, dog_mass
 
     out = Path(cfg.out)
+    finetune = cfg.method == "finetune"
+    if finetune:  # calibrated and exported as it will predict: with or without test-time flip averaging
+        run.model.flip_average = cfg.flip_average  # type: ignore[assignment]
     val = predict_outputs(run.model, run.val, run.preprocess, cfg)
     logits = val["breed_logits"].numpy().astype(np.float64)
     temperature = fit_temperature(logits, run.val.labels) if len(logits) else 1.0
@@ -326,7 +330,6 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
     )  # fmt: skip
     if imagenet is None:  # no ImageNet head: this model cannot say "not a dog"
         verdicts.min_dog_probability = 0.0
-    finetune = cfg.method == "finetune"
     card = ModelCard(
         model="finetune" if finetune else cfg.model, backbone=cfg.model,
         backbone_weights=weights_source(cfg.model, cfg.weights) if finetune else "scratch",
@@ -334,7 +337,8 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
         model_args={
             "parameters": count_parameters(run.model),
             "trainable_parameters": count_parameters(run.model, trainable_only=True),
-            **({"flip_average": False} if finetune else {"input_size": run.preprocess.input_size, **cfg.model_args}),
+            **({"flip_average": cfg.flip_average} if finetune else {"input_size": run.preprocess.input_size,
+                                                                    **cfg.model_args}),
         },
         metrics={"val": state["history"][-1] if state["history"] else {}, "history": state["history"]},
         training=asdict(cfg), data_fingerprint=fingerprint,
