@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def fullres_test_sets(root: Path, work: Path) -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/stanford-dogs"))
-    parser.add_argument("--model", nargs="*", default=[None], help="checkpoints or .onnx files (default: shipped)")
+    parser.add_argument("--model", nargs="*", default=[None],
+                        help="checkpoints, .onnx files or 'default' (the shipped model)")  # fmt: skip
     parser.add_argument("--with-crops", action="store_true", help="also the 8,580 test crops (5 minutes more)")
     args = parser.parse_args()
     results = []
@@ -64,7 +66,7 @@ def main() -> None:
         sets.update({k: load_folder_tree(v).samples for k, v in fullres_test_sets(args.data, Path(tmp)).items()})
         sets["fullframe224"] = load_folder_tree(args.data / "fullframe224-train-sample").samples
         for model in args.model:
-            predictor = Predictor(model)
+            predictor = Predictor(None if model in (None, "default") else model)
             for name, samples in sets.items():
                 m = evaluate_samples(predictor, samples).metrics
                 results.append({"model": predictor.card.id, "set": name, **m})
@@ -74,7 +76,7 @@ def main() -> None:
     lines = [
         "# Crops versus whole photos",
         "",
-        "Command: `python benchmarks/fullframe_eval.py --data ../shared/datasets/stanford-dogs`",
+        "Command: `python benchmarks/fullframe_eval.py " + " ".join(sys.argv[1:]) + "`",
         "",
         "| model | photos | n | top-1 | top-5 | loss |",
         "|---|---|---|---|---|---|",
