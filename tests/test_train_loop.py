@@ -98,7 +98,18 @@ def test_scratch_model_is_calibrated_exported_and_predicts_without_a_dog_verdict
     from dogbreeds.predict import NOT_A_DOG, Predictor
     from dogbreeds.rebuild import load_model
 
-    card = fit(_cfg(tiny_tree, tmp_path / "run", model="dognet_test", train_size=48, bf16=True, channels_last=True))
+    card = fit(
+        _cfg(
+            tiny_tree,
+            tmp_path / "run",
+            model="dognet_test",
+            train_size=48,
+            bf16=True,
+            channels_last=True,
+            flip_average=True,
+        )
+    )
+    assert {"val_top1_with_flip", "val_top1_without_flip"} <= set(card.metrics["val"])
     assert card.temperature > 0 and card.verdicts.min_dog_probability == 0.0  # no ImageNet head: never not_a_dog
     predictor = Predictor(tmp_path / "run")
     photos = sorted(tiny_tree.rglob("*.jpg"))[:4]

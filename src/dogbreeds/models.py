@@ -45,10 +45,14 @@ class ClassifierModel(torch.nn.Module):
 
     output_names = ["features", "breed_logits"]
 
-    def __init__(self, net: torch.nn.Module) -> None:
+    def __init__(self, net: torch.nn.Module, *, flip_average: bool = False) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.flip_average = net, flip_average
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feats = self.net.forward_head(self.net.forward_features(images), pre_logits=True)
+        x = torch.cat([images, images.flip(3)]) if self.flip_average else images
+        feats = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+        if self.flip_average:  # a photo and its mirror image in one pass, embeddings averaged
+            n = images.shape[0]  # not len(): the ONNX trace must keep the batch size symbolic
+            feats = (feats[:n] + feats[n:]) / 2
         return feats, self.net.get_classifier()(feats)

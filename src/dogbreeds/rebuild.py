@@ -21,10 +21,11 @@ def load_model(folder: Path) -> Any:
     card = load_card(folder)
     state = load_weights(folder)
     if card.model in list_models():
-        args = {k: v for k, v in card.model_args.items() if k not in ("parameters", "trainable_parameters")}
+        args = {k: v for k, v in card.model_args.items()
+                if k not in ("parameters", "trainable_parameters", "flip_average")}  # fmt: skip
         net = create_model(card.model, num_classes=len(card.classes), **args)
         net.load_state_dict(state)
-        return ClassifierModel(net).eval()
+        return ClassifierModel(net, flip_average=bool(card.model_args.get("flip_average"))).eval()
     if card.model not in ("features-head", "finetune"):
         raise ValueError(f"{folder} holds an unknown model {card.model!r}")
     backbone = create_backbone(card.backbone, weights=None)

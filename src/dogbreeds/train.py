@@ -52,7 +52,7 @@ class TrainConfig:
     weights: str = "auto"  # finetune: auto | packaged | hub | file:PATH
     freeze_stages: int = 0  # finetune: the stem and this many stages stay frozen (0: full fine-tuning)
     freeze_bn: bool = True  # finetune: every batch norm keeps its ImageNet running statistics
-    flip_average: bool = False  # finetune: the final model averages each photo with its mirror image
+    flip_average: bool = False  # the final model averages each photo with its mirror image (test-time flip)
     body_lr_scale: float = 0.1  # finetune: the body's learning rate as a fraction of the head's
     epochs: int = 10
     batch_size: int = 32
@@ -318,9 +318,19 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
 
     out = Path(cfg.out)
     finetune = cfg.method == "finetune"
-    if finetune:  # calibrated and exported as it will predict: with or without test-time flip averaging
-        run.model.flip_average = cfg.flip_average  # type: ignore[assignment]
-    val = predict_outputs(run.model, run.val, run.preprocess, cfg)
+    run.model = run.model.to(memory_format=torch.contiguous_format)
+    # calibrated and exported as it will predict: with or without test-time flip averaging
+    model = run.model if finetune else ClassifierModel(run.model)
+    y = torch.from_numpy(run.val.labels)
+    flip_check = {}
+    if cfg.flip_average and len(y):  # what the flip adds, on validation photos: recorded, never hidden
+        model.flip_average = False  # type: ignore[assignment]
+        plain = predict_outputs(model, run.val, run.preprocess, cfg)["breed_logits"]
+        flip_check["val_top1_without_flip"] = float((plain.argmax(1) == y).float().mean())
+    model.flip_average = cfg.flip_average  # type: ignore[assignment]
+    val = predict_outputs(model, run.val, run.preprocess, cfg)
+    if flip_check:
+        flip_check["val_top1_with_flip"] = float((val["breed_logits"].argmax(1) == y).float().mean())
     logits = val["breed_logits"].numpy().astype(np.float64)
     temperature = fit_temperature(logits, run.val.labels) if len(logits) else 1.0
     imagenet = val.get("imagenet_logits")
@@ -337,15 +347,15 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
         model_args={
             "parameters": count_parameters(run.model),
             "trainable_parameters": count_parameters(run.model, trainable_only=True),
-            **({"flip_average": cfg.flip_average} if finetune else {"input_size": run.preprocess.input_size,
-                                                                    **cfg.model_args}),
+            "flip_average": cfg.flip_average,
+            **({} if finetune else {"input_size": run.preprocess.input_size, **cfg.model_args}),
         },
-        metrics={"val": state["history"][-1] if state["history"] else {}, "history": state["history"]},
+        metrics={"val": {**(state["history"][-1] if state["history"] else {}), **flip_check},
+                 "history": state["history"]},  # fmt: skip
         training=asdict(cfg), data_fingerprint=fingerprint,
     )  # fmt: skip
-    model = run.model.to(memory_format=torch.contiguous_format).eval()
-    save_weights(model.state_dict(), out)
-    export_onnx(model if finetune else ClassifierModel(model), run.preprocess.input_size, out / ONNX_NAME)
+    save_weights(run.model.state_dict(), out)
+    export_onnx(model.eval(), run.preprocess.input_size, out / ONNX_NAME)
     save_card(card, out)
     if state["history"]:
         from dogbreeds.curves import plot_learning_curves
