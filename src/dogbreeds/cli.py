@@ -411,7 +411,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.method is None:
         from dogbreeds.train import load_config
 
-        args.method = load_config(args.config).get("method", "features") if args.config else "features"
+        # a config file describes a TrainConfig (scratch or finetune; scratch unless it says otherwise)
+        args.method = load_config(args.config).get("method", "scratch") if args.config else "features"
+    if args.method == "features" and args.config:
+        raise ValueError("--config describes scratch or finetune training; features training takes flags only")
     if args.method in ("scratch", "finetune"):
         return _train_network(args)
     from dogbreeds.train_features import FeaturesConfig, train_features
