@@ -128,7 +128,7 @@ def test_config_file_sets_training_and_unknown_keys_are_refused(tiny_tree: Path,
     from dogbreeds.train import load_config
 
     config = tmp_path / "exp.yaml"
-    config.write_text("method: scratch\nmodel: dognet_test\nepochs: 5\nimage_size: 64\nbatch_size: 8\nseed: 3\n")
+    config.write_text("model: dognet_test\nepochs: 5\nimage_size: 64\nbatch_size: 8\nseed: 3\n")
     out = tmp_path / "run"
     args = ["train", "--config", str(config), "--data", str(tiny_tree), "--out", str(out), "--no-track"]
     assert main([*args, "--max-epochs", "1", "--max-train-samples", "10", "--val-fraction", "0.25"]) == 0
