@@ -85,14 +85,38 @@ def count_onnx_parameters(path: Path) -> int | None:
     return int(sum(np.prod(t.dims) for t in graph.initializer if len(t.dims) > 0))
 
 
-def training_seconds(entry: ModelEntry) -> float | None:
-    """From the card: epochs' wall time (trained networks) or embedding + fitting time (feature extraction)."""
+def training_seconds(entry: ModelEntry, tracking_uri: str | None = None) -> float | None:
+    """Epochs' wall time from the card, else from the run's MLflow record (start to last epoch's metrics);
+    embedding + fitting time for feature extraction."""
     if entry.history and all("seconds" in h for h in entry.history):
         return float(sum(h["seconds"] for h in entry.history))
+    if entry.history and entry.folder is not None:
+        seconds = _mlflow_epochs_seconds(entry.folder, tracking_uri)
+        if seconds is not None:
+            return seconds
     t = entry.card.training
     if "seconds_embedding" in t:
         return float(t["seconds_embedding"]) + float(t.get("seconds_fitting", 0.0))
     return None
+
+
+def _mlflow_epochs_seconds(folder: Path, tracking_uri: str | None) -> float | None:
+    """From the run's start to its last per-epoch metric, as MLflow recorded them (None if it cannot tell)."""
+    state = folder / "last" / "state.json"
+    run_id = json.loads(state.read_text()).get("mlflow_run_id") if state.exists() else None
+    if not run_id:
+        return None
+    try:
+        import mlflow
+
+        from dogbreeds.tracking import default_tracking_uri
+
+        client = mlflow.MlflowClient(tracking_uri or default_tracking_uri())
+        start = client.get_run(run_id).info.start_time
+        history = client.get_metric_history(run_id, "val_loss")
+    except Exception:  # no MLflow, another store, a deleted run: the time is simply unknown
+        return None
+    return (max(m.timestamp for m in history) - start) / 1000 if history else None
 
 
 def inference_speed(predictor: Predictor, *, batch: int = 16, seconds: float = 3.0) -> float:
@@ -155,7 +179,7 @@ def build_report(
     samples = load_samples(data, split, images=images) if data else None
     for i, e in enumerate(entries):
         e.parameters = e.card.model_args.get("parameters") or count_onnx_parameters(e.onnx)
-        e.train_seconds = training_seconds(e)
+        e.train_seconds = training_seconds(e, tracking_uri)
         e.images_per_second = inference_speed(Predictor(e.onnx), seconds=speed_seconds)
         if samples is not None:
             data_key = f"{Path(data).resolve()}|{split}|{images}|{samples.fingerprint()}"  # type: ignore[arg-type]
