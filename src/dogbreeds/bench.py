@@ -39,6 +39,11 @@ def _model(name: str) -> tuple[torch.nn.Module, int]:
     return model, int(model.pretrained_cfg["input_size"][-1])
 
 
+def _has_mps() -> bool:
+    """Apple-silicon GPUs (not on this project's machines; measured where a user has one)."""
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
 def _timed(step: Any, images: int, min_seconds: float, min_iters: int) -> float:
     step()  # warm-up (allocations, kernel selection)
     n, started = 0, time.perf_counter()
@@ -67,6 +72,8 @@ def _torch_step(model: torch.nn.Module, x: torch.Tensor, backend: str, training:
                 model(x)
         if x.device.type == "cuda":
             torch.cuda.synchronize()
+        elif x.device.type == "mps":
+            torch.mps.synchronize()
 
     return step
 
@@ -95,7 +102,7 @@ def run_bench(
     all_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     threads = threads or tuple(sorted({1, all_threads}))
     rows = []
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _has_mps() else [])
     for device in devices:
         for n_threads in threads if device == "cpu" else (all_threads,):
             torch.set_num_threads(n_threads)
