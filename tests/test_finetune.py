@@ -78,7 +78,8 @@ def test_finetune_run_trains_only_the_unfrozen_part_and_exports_a_predictable_mo
 
     cfg = TrainConfig(
         data=str(tiny_tree), out=str(tmp_path / "ft"), model="test_efficientnet", method="finetune", weights="none",
-        freeze_stages=2, flip_average=True, epochs=1, batch_size=4, lr=0.05, image_size=64, val_fraction=0.25, track=False,
+        freeze_stages=2, flip_average=True, epochs=1, batch_size=4, lr=0.05, image_size=64, val_fraction=0.25,
+        track=False,
     )  # fmt: skip
     card = fit(cfg)
     torch.manual_seed(cfg.seed)
