@@ -40,13 +40,15 @@ def test_to_float_normalises_channels_first() -> None:
 def test_decoded_arrays_drop_unreadable_photos_and_are_cached(tmp_path: Path, tiny_tree: Path) -> None:
     from dogbreeds.data.decoded import decode_samples
     from dogbreeds.data.samples import Sample
+    from dogbreeds.transforms import Preprocess
 
     photos = sorted(tiny_tree.rglob("*.jpg"))[:3]
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     samples = [Sample(str(p), i) for i, p in enumerate(photos)] + [Sample(str(broken), 7)]
-    images, labels = decode_samples(samples, 24, cache_dir=tmp_path / "cache")
+    preprocess = Preprocess(input_size=24, crop_pct=1.0)
+    images, labels = decode_samples(samples, preprocess, cache_dir=tmp_path / "cache")
     assert images.shape == (3, 24, 24, 3) and images.dtype == np.uint8 and labels.tolist() == [0, 1, 2]
     (cached,) = (tmp_path / "cache").glob("decoded-*.npz")
-    again, _ = decode_samples(samples, 24, cache_dir=tmp_path / "cache")
+    again, _ = decode_samples(samples, preprocess, cache_dir=tmp_path / "cache")
     assert np.array_equal(images, again) and list((tmp_path / "cache").glob("*")) == [cached]

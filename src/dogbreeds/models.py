@@ -39,6 +39,29 @@ class BreedModel(torch.nn.Module):
         return feats, imagenet, self.head(feats)
 
 
+class TimmHeadInterface(torch.nn.Module):
+    """timm's head interface for our own networks: a subclass gives ``forward_features``, ``forward_head`` and
+    the attributes ``classifier`` (a linear layer) and ``num_features``; this gives the rest."""
+
+    classifier: torch.nn.Linear
+    num_features: int
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        raise NotImplementedError
+
+    def get_classifier(self) -> torch.nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.classifier = torch.nn.Linear(self.num_features, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
 class ClassifierModel(torch.nn.Module):
     """A from-scratch network (timm's head interface) as a graph of ``(features, breed_logits)``: no ImageNet
     head, so such a model never says "not a dog"."""

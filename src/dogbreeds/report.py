@@ -135,11 +135,12 @@ def evaluate_entry(entry: ModelEntry, samples: list[Any], cache: Path, fingerpri
     """Test metrics and most-confused pairs; predictions are cached in ``cache`` for this model id and data."""
     from dogbreeds.analysis import confusion_matrix, load_predictions, most_confused
     from dogbreeds.evaluate import evaluate_samples, write_predictions
+    from dogbreeds.features import content_hash
 
     cache.mkdir(parents=True, exist_ok=True)
     meta, predictions = cache / "metrics.json", cache / "predictions.csv"
     # the graph's bytes, not only the card's id: a model retrained into the same folder must be evaluated again
-    key = {"model_id": entry.card.id, "onnx_sha256": _file_digest(entry.onnx), "data": fingerprint}
+    key = {"model_id": entry.card.id, "onnx_sha256": content_hash(entry.onnx), "data": fingerprint}
     cached = json.loads(meta.read_text()) if meta.exists() else {}
     if cached.get("key") != key or not predictions.exists():
         result = evaluate_samples(Predictor(entry.onnx), samples, batch_size=32)
@@ -149,16 +150,6 @@ def evaluate_entry(entry: ModelEntry, samples: list[Any], cache: Path, fingerpri
     entry.test = cached["metrics"]
     p = load_predictions(predictions)
     entry.confused = most_confused(confusion_matrix(p.labels, p.preds), top=5)
-
-
-def _file_digest(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_report(

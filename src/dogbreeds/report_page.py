@@ -10,19 +10,12 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dogbreeds.analysis_plots import _pyplot
+
 if TYPE_CHECKING:
     from dogbreeds.report import ModelEntry
 
 CURVES, BARS = "learning_curves.png", "comparison.png"
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_curves(entries: list[ModelEntry], out: Path) -> Path | None:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dogbreeds.models import TimmHeadInterface
 from dogbreeds.registry import register_model
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -46,7 +47,7 @@ class BasicBlock(nn.Module):
         return torch.relu(self.branch(x) + self.shortcut(x))
 
 
-class DogNet(nn.Module):
+class DogNet(TimmHeadInterface):
     """Stem -> four stages of basic blocks -> global average pool -> dropout -> linear (timm's head interface)."""
 
     def __init__(
@@ -81,15 +82,6 @@ class DogNet(nn.Module):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.drop(x.mean((2, 3)))
         return x if pre_logits else self.classifier(x)
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.num_features, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def _dognet(**kw: Any) -> DogNet:

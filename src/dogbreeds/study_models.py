@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dogbreeds.models import TimmHeadInterface
 from dogbreeds.registry import register_model
 
 
@@ -22,7 +23,7 @@ def _conv(cin: int, cout: int, k: int, stride: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2), nn.ReLU(inplace=True)]
 
 
-class StudyCNN(nn.Module):
+class StudyCNN(TimmHeadInterface):
     """A plain conv stack -> flatten -> dense layers, exposing timm's head interface."""
 
     def __init__(
@@ -58,15 +59,6 @@ class StudyCNN(nn.Module):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.pre_logits(x)
         return x if pre_logits else self.classifier(x)
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.classifier = nn.Linear(self.num_features, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def _study(

@@ -237,11 +237,8 @@ def _load_arrays(cfg: TrainConfig, preprocess: Preprocess) -> tuple[ArrayData, A
         keep = torch.randperm(len(train_samples), generator=torch.Generator().manual_seed(cfg.seed))
         train_samples = [train_samples[i] for i in sorted(keep[: cfg.max_train_samples].tolist())]
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    size, interpolation = preprocess.input_size, preprocess.interpolation
-    train = ArrayData(*decode_samples(train_samples, size, interpolation=interpolation, cache_dir=cache,
-                                      desc="decoding training photos"))  # fmt: skip
-    val = ArrayData(*decode_samples(val_set.samples, size, interpolation=interpolation, cache_dir=cache,
-                                    desc="decoding validation photos"))  # fmt: skip
+    train = ArrayData(*decode_samples(train_samples, preprocess, cache_dir=cache, desc="decoding training photos"))
+    val = ArrayData(*decode_samples(val_set.samples, preprocess, cache_dir=cache, desc="decoding validation photos"))
     return train, val, data.fingerprint()
 
 

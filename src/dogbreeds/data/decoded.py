@@ -2,63 +2,58 @@
 
 On 2 cores, decoding and resizing a 224 px JPEG costs about as much as a training step of a small CNN on it:
 decoding every epoch would halve the speed. 12,000 photos at 128 px are 590 MB, at 260 px 2.4 GB; the array is
-cached on disk (keyed by the photos' fingerprint and the size) and memory-mapped by later runs.
+cached on disk (keyed by the photos and the preprocessing) and loaded by later runs.
+
+Each photo is framed by :func:`~dogbreeds.transforms.resize_center_crop`, the evaluation transform's own resize,
+so what a network trains on is what ``predict`` later shows it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.data.samples import Sample
 from dogbreeds.parallel import map_ahead
 from dogbreeds.progress import progress
-from dogbreeds.transforms import crop_to_box
+from dogbreeds.transforms import Preprocess, crop_to_box, resize_center_crop
 
 log = logging.getLogger(__name__)
 
 
-def square_resize(image: Image.Image, size: int, interpolation: str = "bilinear") -> np.ndarray:
-    """Shorter side to ``size`` (antialiased), centre crop to a square: the framing of ``crop_pct=1`` evaluation."""
-    w, h = image.size
-    scale = size / min(w, h)
-    resample = Image.Resampling.BICUBIC if interpolation == "bicubic" else Image.Resampling.BILINEAR
-    resized = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), resample)
-    left, top = (resized.width - size) // 2, (resized.height - size) // 2
-    return np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8)
-
-
 def decode_samples(
     samples: list[Sample],
-    size: int,
+    preprocess: Preprocess,
     *,
-    interpolation: str = "bilinear",
     cache_dir: Path | None = None,
     workers: int = 2,
     desc: str = "decoding",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(images (N, size, size, 3) uint8, labels (N,) int64)``; unreadable photos are dropped with a warning."""
+    """``(images (N, S, S, 3) uint8, labels (N,) int64)`` framed as ``preprocess`` frames a photo for evaluation
+    (S is its ``input_size``); unreadable photos are dropped with a warning."""
+    size = preprocess.input_size
     path = None
     if cache_dir is not None:
         described = "\n".join(f"{s.path}\t{s.label}\t{s.box}" for s in samples)
+        described += json.dumps(preprocess.to_dict(), sort_keys=True)
         key = hashlib.sha256(described.encode()).hexdigest()[:16]
-        path = Path(cache_dir) / f"decoded-{key}-{size}{'' if interpolation == 'bilinear' else '-' + interpolation}.npz"
+        path = Path(cache_dir) / f"decoded-{key}-{size}.npz"
         if path.exists():
             with np.load(path) as cached:
                 return cached["images"], cached["labels"]
 
     def decode(sample: Sample) -> np.ndarray | None:
         try:
-            image = load_rgb(sample.path, min_size=size)
+            image = load_rgb(sample.path, min_size=preprocess.resize_to)
             if sample.box is not None:  # Stanford's Images/: train on the annotated dog, as the crops do
                 image = crop_to_box(image, sample.box, frame=sample.box_frame)
-            return square_resize(image, size, interpolation)
+            return np.asarray(resize_center_crop(image, preprocess), dtype=np.uint8)
         except UnreadableImage as err:
             log.warning("skipping %s: %s", sample.path, err)
             return None
