@@ -3,11 +3,12 @@
     python benchmarks/classify_speed.py --data ../shared/datasets/stanford-dogs [--photos 1000]
 
 For each backbone: a one-pass model (the backbone, its ImageNet head, a breed head from its ImageNet rows;
-speed does not depend on the head's values) exported to ONNX, and an int8 copy of it. Each runs
-``dogbreeds classify`` (the Classifier: read-ahead decoding threads, batches, one transaction per batch) on the
-same test-list crops into a fresh SQLite catalog, side by side in one run with the loop people write first: for
-each photo, open, resize, normalise, call the eager PyTorch model, write a row. Writes
-benchmarks/results/classify_speed.{json,md}.
+speed does not depend on the head's values) exported to ONNX, and an int8 copy of it. Each runtime (ONNX Runtime
+fp32 and int8; OpenVINO fp32, bf16 and int8, when installed) runs ``dogbreeds classify`` (the Classifier:
+read-ahead decoding threads, batches, one transaction per batch) on the same test-list crops into a fresh SQLite
+catalog, side by side in one run with the loop people write first: for each photo, open, resize, normalise, call
+the eager PyTorch model, write a row. Each catalog's top-1 against the photos' labels says what a faster runtime
+costs in accuracy. Writes benchmarks/results/classify_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_results
 
 from dogbreeds.backbones import backbone_preprocess, create_backbone
-from dogbreeds.catalog import open_catalog
+from dogbreeds.breeds import BREED_IDS
+from dogbreeds.catalog import iter_rows, open_catalog
 from dogbreeds.checkpoint import ModelCard, save_card
 from dogbreeds.classify import Classifier
 from dogbreeds.data.images import load_rgb
@@ -35,8 +37,6 @@ from dogbreeds.onnx_export import export_onnx
 from dogbreeds.predict import Predictor
 from dogbreeds.quantize import quantize_model
 from dogbreeds.transforms import eval_transform
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def one_pass_model(name: str, folder: Path) -> tuple[BreedModel, Path]:
@@ -50,14 +50,17 @@ def one_pass_model(name: str, folder: Path) -> tuple[BreedModel, Path]:
     return model, folder / "model.onnx"
 
 
-def classify_rate(onnx: Path, photos: Path, db: Path) -> float:
-    classifier = Classifier(Predictor(onnx), open_catalog(str(db)), batch_size=16)
+def classify_run(onnx: Path, photos: Path, db: Path, labels: dict[str, str], **backend: str) -> tuple[float, float]:
+    """Photos/s of ``dogbreeds classify`` into a fresh catalog, and the catalog's top-1 against ``labels``."""
+    classifier = Classifier(Predictor(onnx, **backend), open_catalog(str(db)), batch_size=16)
     stats = classifier.run([photos])
-    return stats.photos / stats.seconds
+    rows = list(iter_rows(open_catalog(str(db))))
+    top1 = sum(r["breed"] == labels[Path(r["path"]).name] for r in rows) / len(rows)
+    return stats.photos / stats.seconds, top1
 
 
 @torch.inference_mode()
-def eager_loop_rate(model: BreedModel, name: str, paths: list[Path], db: Path) -> float:
+def eager_loop_rate(model: BreedModel, paths: list[Path], db: Path) -> float:
     """One photo at a time, the way a first script does it; rows into SQLite, one commit at the end."""
     transform = eval_transform(backbone_preprocess(model.backbone))
     con = sqlite3.connect(db)
@@ -71,50 +74,60 @@ def eager_loop_rate(model: BreedModel, name: str, paths: list[Path], db: Path) -
     return len(paths) / (time.perf_counter() - started)
 
 
+RUNTIMES = {  # column -> (which graph, backend options)
+    "onnx_fp32": ("fp32", {}),
+    "onnx_int8": ("int8", {}),
+    "openvino_fp32": ("fp32", {"backend": "openvino"}),
+    "openvino_bf16": ("fp32", {"backend": "openvino", "precision": "bf16"}),
+    "openvino_int8": ("int8", {"backend": "openvino"}),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/stanford-dogs"))
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--backbones", nargs="+", default=["tf_efficientnet_lite0", "tf_efficientnet_lite2"])
+    parser.add_argument("--runtimes", nargs="+", choices=list(RUNTIMES), default=list(RUNTIMES))
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        args.runtimes = [r for r in args.runtimes if not r.startswith("openvino")]
     test = load_stanford(args.data, "test", images="crops224").samples
     rng = np.random.default_rng(0)
-    chosen = [Path(test[i].path) for i in sorted(rng.choice(len(test), args.photos, replace=False))]
+    chosen = [test[i] for i in sorted(rng.choice(len(test), args.photos, replace=False))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         library = work / "library"
         library.mkdir()
-        for i, p in enumerate(chosen):  # a flat copy: the walk, reads and hashes are part of the measurement
-            (library / f"{i:05d}_{p.name}").write_bytes(p.read_bytes())
-        calibration = [str(p) for p in chosen[:: max(1, len(chosen) // 100)]]
+        labels = {}
+        for i, sample in enumerate(chosen):  # a flat copy: the walk, reads and hashes are part of the measurement
+            name = f"{i:05d}_{Path(sample.path).name}"
+            (library / name).write_bytes(Path(sample.path).read_bytes())
+            labels[name] = BREED_IDS[sample.label]
+        calibration = [s.path for s in chosen[:: max(1, len(chosen) // 100)]]
         for name in args.backbones:
             model, onnx = one_pass_model(name, work / name)
-            int8 = quantize_model(onnx, calibration, work / f"{name}-int8" / "model.onnx", photos=100)
-            row = {"backbone": name, "photos": len(chosen)}
-            row["dogbreeds_fp32"] = classify_rate(onnx, library, work / f"{name}-fp32.db")
-            row["dogbreeds_int8"] = classify_rate(int8, library, work / f"{name}-int8.db")
-            row["eager_loop"] = eager_loop_rate(model, name, sorted(library.iterdir()), work / f"{name}-eager.db")
-            rows.append({k: round(v, 1) if isinstance(v, float) else v for k, v in row.items()})
-            print(json.dumps(rows[-1]), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "classify_speed.json").write_text(json.dumps(rows, indent=2) + "\n")
-    lines = [
-        f"# `dogbreeds classify` end to end, {args.photos} Stanford test crops, this machine",
-        "",
-        f"Command: `python benchmarks/classify_speed.py {' '.join(sys.argv[1:])}`",
-        "",
-        "| backbone | dogbreeds fp32 | dogbreeds int8 | per-photo eager loop | int8 / eager |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    lines += [
-        f"| {r['backbone']} | {r['dogbreeds_fp32']} | {r['dogbreeds_int8']} | {r['eager_loop']} | "
-        f"{r['dogbreeds_int8'] / r['eager_loop']:.1f}x |"
-        for r in rows
-    ]
-    (RESULTS / "classify_speed.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+            graphs = {"fp32": onnx, "int8": quantize_model(onnx, calibration, work / f"{name}-int8" / "model.onnx",
+                                                           photos=100)}  # fmt: skip
+            row: dict[str, object] = {"backbone": name, "photos": len(chosen)}
+            for runtime in args.runtimes:
+                graph, backend = RUNTIMES[runtime]
+                rate, top1 = classify_run(graphs[graph], library, work / f"{name}-{runtime}.db", labels, **backend)
+                row[runtime], row[f"{runtime}_top1"] = round(rate, 1), round(top1, 4)
+            row["eager_loop"] = round(eager_loop_rate(model, sorted(library.iterdir()), work / f"{name}-eager.db"), 1)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    write_results(
+        "classify_speed", rows, title=f"`dogbreeds classify` end to end, {args.photos} Stanford test crops",
+        notes=["Photos/s (each photo once through the model; walk, read, hash, decode, model, SQLite), with the",
+               "catalog's top-1 on these photos in brackets; the last column: the fastest runtime / the eager loop."],
+        header=["backbone", *args.runtimes, "per-photo eager loop", "fastest / eager"],
+        rows=[[r["backbone"], *(f"{r[k]} ({r[f'{k}_top1']:.1%})" for k in args.runtimes), r["eager_loop"],
+               f"{max(r[k] for k in args.runtimes) / r['eager_loop']:.1f}x"] for r in rows],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def images_per_second(cfg: TrainConfig, steps: int = 20) -> float:
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    size = cfg.train_size or cfg.image_size or 224
+    size = cfg.train_size_at(cfg.epochs - 1, cfg.image_size or 224)
     x, y = torch.randn(cfg.batch_size, 3, size, size), torch.randint(0, 120, (cfg.batch_size,))
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)

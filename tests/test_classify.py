@@ -133,9 +133,7 @@ def test_export_round_trips(tmp_path: Path, predictor: Predictor, fmt: str) -> N
 
 def test_photo_vanishing_during_the_run_gets_no_row(tmp_path: Path, predictor: Predictor) -> None:
     classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")))
-    from dogbreeds.catalog import known_rows
-
-    prepared = classifier._prepare(str(tmp_path / "gone.jpg"), known_rows(classifier.engine, classifier.model_id))
+    prepared = classifier._prepare(str(tmp_path / "gone.jpg"))
     assert prepared.vanished
     assert list(classifier._rows([prepared])) == []
 
@@ -233,3 +231,59 @@ def test_symlink_loops_and_linked_photos_are_classified_once(tmp_path: Path, pre
     rows = list(iter_rows(open_catalog(str(tmp_path / "c.db"))))
     assert stats.photos == len(rows) == 14  # the linked photo is the same file; nothing twice through the loop
     assert stats.classified == 12 and len({r["path"] for r in rows}) == 14
+
+
+def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
+    tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dogbreeds.catalog
+    import dogbreeds.classify
+
+    lib = _library(tmp_path / "lib", n_copies=3)  # 36 photos + 2 unreadable
+    walks: list[int] = []  # photos yielded so far by each walk (the first one only counts for the progress bar)
+    walk, upsert = dogbreeds.classify.walk_image_files, dogbreeds.catalog.upsert
+
+    def counting_walk(paths: list[str]):
+        walks.append(0)
+        for p in walk(paths):
+            walks[-1] += 1
+            yield p
+
+    walked_at_first_write: list[int] = []
+
+    def recording_upsert(*args, **kwargs):
+        walked_at_first_write.append(walks[-1])
+        return upsert(*args, **kwargs)
+
+    monkeypatch.setattr(dogbreeds.classify, "walk_image_files", counting_walk)
+    monkeypatch.setattr(dogbreeds.catalog, "upsert", recording_upsert)
+    classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=2, workers=1)
+    classifier.path_chunk = 4
+    stats = classifier.run([lib])
+    assert walks[0] == walks[1] == stats.photos == 38
+    assert walked_at_first_write[0] < 20  # written while most of the library is still unwalked
+    assert count(open_catalog(str(tmp_path / "c.db"))) == 38
+
+
+def test_one_photo_reached_many_ways_is_one_row(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    outside = tmp_path / "elsewhere" / "dog.jpg"
+    outside.parent.mkdir()
+    shutil.copy(lib / "plain" / "set 0" / "pug.jpg", outside)
+    (lib / "link one.jpg").symlink_to(outside)
+    (lib / "plain" / "link two.jpg").symlink_to(outside)
+    named = [lib, lib / "plain", lib / "plain" / "set 0" / "beagle.jpg", outside]  # overlapping folders and files
+    stats = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=4).run(named)
+    paths = [r["path"] for r in iter_rows(open_catalog(str(tmp_path / "c.db")))]
+    assert stats.photos == len(paths) == len(set(paths)) == 15
+    assert str(outside.resolve()) in paths
+
+
+def test_copies_met_in_one_run_are_classified_once(tmp_path: Path, predictor: Predictor) -> None:
+    (tmp_path / "lib" / "sub").mkdir(parents=True)
+    for name in ["a.jpg", "b.jpg", "sub/c.jpg"]:
+        shutil.copy(EXAMPLES / "pug.jpg", tmp_path / "lib" / name)
+    stats = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=1).run([tmp_path / "lib"])
+    rows = list(iter_rows(open_catalog(str(tmp_path / "c.db"))))
+    assert (stats.classified, stats.reused) == (1, 2)
+    assert len(rows) == 3 and len({(r["breed"], r["probability"], r["sha256"]) for r in rows}) == 1

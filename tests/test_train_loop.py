@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,15 @@ def test_resume_finds_the_checkpoint_a_kill_left_mid_swap_and_an_early_stop_stay
     assert len(load_card(stopped).metrics["history"]) == 2
     fit(_cfg(tiny_tree, stopped, epochs=6, lr=0.0, early_stop_patience=1), resume=True)
     assert len(load_card(stopped).metrics["history"]) == 2  # resuming a stopped run does not train on
+
+
+def test_progressive_resizing_trains_each_size_over_its_share_of_the_epochs(tiny_tree: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tiny_tree, tmp_path / "run", model="dognet_test", epochs=5, image_size=40, train_size=[24, 32, 40])
+    assert [cfg.train_size_at(e, 40) for e in range(5)] == [24, 24, 32, 32, 40]
+    assert _cfg(tiny_tree, tmp_path, train_size=28).train_size_at(3, 64) == 28
+    assert _cfg(tiny_tree, tmp_path).train_size_at(0, 64) == 64
+    with pytest.raises(ValueError, match="train_size"):
+        _cfg(tiny_tree, tmp_path, train_size=[32, 0])
+    card = fit(replace(cfg, epochs=3))
+    assert [h["train_size"] for h in card.metrics["history"]] == [24, 32, 40]
+    assert card.preprocess.input_size == 40

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
 )
 
@@ -93,26 +93,31 @@ def open_catalog(url: str | None = None) -> Engine:
     return engine
 
 
-@dataclass
-class Known:
-    """What the catalog already holds for a model: by path, and which paths hold each content hash."""
-
-    by_path: dict[str, dict[str, Any]]
-    by_hash: dict[str, list[str]]
-
-
-def known_rows(engine: Engine, model_id: str) -> Known:
+def rows_by_path(engine: Engine, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """What the catalog holds for these paths (asked a chunk at a time, so memory never grows with the catalog)."""
     query = select(
         photos.c.path, photos.c.sha256, photos.c.bytes, photos.c.mtime_ns, photos.c.model_id, photos.c.verdict
+    ).where(photos.c.path.in_(paths))
+    with engine.connect() as conn:
+        return {row.path: row._asdict() for row in conn.execute(query)}
+
+
+def rows_by_hash(
+    engine: Engine, hashes: list[str], model_id: str, *, per_hash: int = 16
+) -> dict[str, list[dict[str, Any]]]:
+    """Classified rows (unreadable ones excluded) with these contents and this model, by content hash, at most
+    ``per_hash`` each (the first by path): a photo copied a thousand times must not cost a thousand rows a batch."""
+    ranked = (
+        select(photos, func.row_number().over(partition_by=photos.c.sha256, order_by=photos.c.path).label("rank"))
+        .where(photos.c.sha256.in_(hashes), photos.c.model_id == model_id, photos.c.verdict != "unreadable")
+        .subquery()
     )
-    by_path, by_hash = {}, {}
+    query = select(*(ranked.c[name] for name in COLUMNS)).where(ranked.c.rank <= per_hash).order_by(ranked.c.path)
+    found: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
         for row in conn.execute(query):
-            r = row._asdict()
-            by_path[r["path"]] = r
-            if r["sha256"] and r["model_id"] == model_id and r["verdict"] != "unreadable":
-                by_hash.setdefault(r["sha256"], []).append(r["path"])
-    return Known(by_path, by_hash)
+            found.setdefault(row.sha256, []).append(row._asdict())
+    return found
 
 
 def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str] | None = None) -> None:
@@ -136,14 +141,6 @@ def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str
             conn.execute(photos.delete().where(photos.c.path.in_(delete_paths)))
 
 
-def row_by_hash(engine: Engine, sha256: str | None, model_id: str) -> dict[str, Any] | None:
-    """A classified row with this content and model, if any (to reuse for a copy or a moved photo)."""
-    query = select(photos).where(photos.c.sha256 == sha256, photos.c.model_id == model_id).limit(1)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-    return row._asdict() if row is not None else None
-
-
 def iter_rows(engine: Engine, *, verdict: str | None = None) -> Iterator[dict[str, Any]]:
     query = select(photos).order_by(photos.c.path)
     if verdict:
@@ -165,8 +162,6 @@ def now() -> datetime:
 
 
 def count(engine: Engine) -> int:
-    from sqlalchemy import func
-
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(photos)).scalar_one())
 

@@ -15,7 +15,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from dogbreeds import __version__
-from dogbreeds.cli_catalog import add_catalog_commands
+from dogbreeds.cli_catalog import add_backend_options, add_catalog_commands
 
 
 def _add_predict(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +25,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, default=3, help="how many breeds to list per photo (default 3)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per photo")
     p.add_argument("--batch-size", type=int, default=16)
+    add_backend_options(p)
     p.set_defaults(func=cmd_predict)
 
 
@@ -34,6 +35,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=["train", "test"], help="official list (Stanford Dogs folders only)")
     p.add_argument("--images", help="Stanford image folder to use: Images or crops224 (default: whichever exists)")
     p.add_argument("--model", help="checkpoint folder or .onnx file (default: the shipped model)")
+    add_backend_options(p)
     p.add_argument("--box-crop", type=float, metavar="MARGIN", help="crop to annotated boxes with this margin")
     p.add_argument("--limit-per-class", type=int, help="evaluate on the first N photos of each breed")
     p.add_argument("--json-out", type=Path, help="write the metrics as JSON")
@@ -336,7 +338,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no photos found in {' '.join(args.photos)}")
     from dogbreeds.progress import progress
 
-    predictor = Predictor(args.model)
+    predictor = Predictor(args.model, backend=args.backend, precision=args.precision)
     predictions = []
     with progress("predicting", total=len(paths), unit="photos") as bar:
         for prediction in predictor.predict_paths(paths, top_k=args.top_k, batch_size=args.batch_size):
@@ -361,6 +363,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         box_margin=args.box_crop,
         limit_per_class=args.limit_per_class,
         batch_size=args.batch_size,
+        backend=args.backend,
+        precision=args.precision,
     )
     m = result.metrics
     print(

@@ -6,11 +6,22 @@ import argparse
 from pathlib import Path
 
 
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """``--backend`` / ``--precision`` (the choices of :mod:`dogbreeds.backends`, spelled out here so that the
+    CLI starts without importing NumPy)."""
+    p.add_argument("--backend", choices=["onnx", "openvino", "torch"], default="onnx",
+                   help="inference runtime: ONNX Runtime (default), OpenVINO (the [openvino] extra), or PyTorch "
+                   "(a checkpoint folder, the [train] extra)")  # fmt: skip
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: bfloat16 arithmetic with --backend openvino or torch, on CPUs that have it")  # fmt: skip
+
+
 def add_catalog_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="classify whole folders into a catalog database (resumable)")
     p.add_argument("folders", nargs="+", metavar="DIR", help="folders to walk recursively (or single photos)")
     p.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
     p.add_argument("--model", help="checkpoint folder or .onnx file (default: the shipped model)")
+    add_backend_options(p)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="threads reading and decoding photos")
     p.add_argument("--min-probability", type=float, help="below this top breed probability the verdict is unsure")
@@ -49,7 +60,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     missing = [f for f in args.folders if not Path(f).exists()]
     if missing:
         raise FileNotFoundError(f"no such folder: {', '.join(missing)}")
-    predictor = Predictor(args.model)
+    predictor = Predictor(args.model, backend=args.backend, precision=args.precision)
     if args.min_probability is not None:
         predictor.card.verdicts.min_probability = args.min_probability
     if args.min_dog_probability is not None:

@@ -128,7 +128,10 @@ def evaluate(
     box_margin: float | None = None,
     limit_per_class: int | None = None,
     batch_size: int = 16,
+    backend: str = "onnx",
+    precision: str = "fp32",
 ) -> EvalResult:
-    """Evaluate a model on a Stanford Dogs split or on a folder-per-breed tree."""
+    """Evaluate a model on a Stanford Dogs split or on a folder-per-breed tree (with any inference backend)."""
     samples = load_samples(data, split, images=images).limit_per_class(limit_per_class)
-    return evaluate_samples(Predictor(model), samples.samples, batch_size=batch_size, box_margin=box_margin)
+    predictor = Predictor(model, backend=backend, precision=precision)
+    return evaluate_samples(predictor, samples.samples, batch_size=batch_size, box_margin=box_margin)

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from dogbreeds.backends import open_runner
 from dogbreeds.checkpoint import ONNX_NAME, ModelCard, load_card
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.metrics import softmax
 from dogbreeds.parallel import batched, map_ahead
-from dogbreeds.runtime import open_session, run_session
 from dogbreeds.transforms import eval_transform
 from dogbreeds.verdicts import dog_mass
 
@@ -73,14 +73,18 @@ class BatchOutput:
 class Predictor:
     """Loads a model once; predicts photos or preprocessed arrays in batches."""
 
-    def __init__(self, model: str | Path | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self, model: str | Path | None = None, *, threads: int | None = None, backend: str = "onnx",
+        precision: str = "fp32",
+    ) -> None:  # fmt: skip
         self.path = resolve_model_path(model)
         self.card: ModelCard = load_card(self.path)
-        self.session = open_session(self.path, threads=threads)
+        self.backend, self.precision = backend, precision
+        self.runner = open_runner(self.path, backend=backend, precision=precision, threads=threads)
         self.transform = eval_transform(self.card.preprocess)
 
     def run_arrays(self, batch: np.ndarray) -> BatchOutput:
-        out = run_session(self.session, batch)
+        out = self.runner(batch)
         logits = out["breed_logits"]
         dog = dog_mass(out["imagenet_logits"]) if "imagenet_logits" in out else np.full(len(logits), np.nan)
         return BatchOutput(softmax(logits / self.card.temperature), dog, logits)

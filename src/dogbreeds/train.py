@@ -68,7 +68,9 @@ class TrainConfig:
     grad_clip: float | None = None
     early_stop_patience: int | None = None
     image_size: int | None = None  # evaluation size; None: the model's own input size
-    train_size: int | None = None  # random-crop size in training; None: the evaluation size
+    # random-crop size in training (None: the evaluation size); a list trains at each size in turn, over equal
+    # shares of the epochs (progressive resizing: cheap small crops first, the test size's neighbourhood last)
+    train_size: int | list[int] | None = None
     crop_scale_min: float = 0.25  # smallest random crop, as a fraction of the photo's area
     channels_last: bool = False
     bf16: bool = False  # bfloat16 autocast (CPUs with avx512_bf16 / AMX, or CUDA)
@@ -90,6 +92,15 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be at least 1")
+        sizes = self.train_size if isinstance(self.train_size, list) else [self.train_size or 1]
+        if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
+            raise ValueError(f"train_size must be a positive size or a list of them, not {self.train_size!r}")
+
+    def train_size_at(self, epoch: int, default: int) -> int:
+        """The random-crop size of ``epoch`` (0-based): ``default`` when unset, the list's share when a list."""
+        if not isinstance(self.train_size, list):
+            return self.train_size or default
+        return self.train_size[min(epoch * len(self.train_size) // self.epochs, len(self.train_size) - 1)]
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -143,16 +154,16 @@ def _forward(model: torch.nn.Module, x: torch.Tensor, cfg: TrainConfig) -> dict[
 
 def train_one_epoch(
     model: torch.nn.Module, data: ArrayData, preprocess: Preprocess, opt: torch.optim.Optimizer,
-    lr_at: Callable[[int], float], step: int, cfg: TrainConfig, generator: torch.Generator,
+    lr_at: Callable[[int], float], step: int, cfg: TrainConfig, generator: torch.Generator, size: int,
 ) -> tuple[dict[str, float], int]:  # fmt: skip
-    """One pass over the training data (shuffled, random-resized-cropped, flipped); returns metrics and next step."""
+    """One pass over the training data (shuffled, random-resized-cropped to ``size``, flipped); returns metrics
+    and the next step."""
     set_train_mode(model, freeze_bn=cfg.method == "finetune" and cfg.freeze_bn)
     seen, loss_sum, correct, started = 0, 0.0, 0, time.perf_counter()
     order = torch.randperm(len(data), generator=generator)
     for batch, y in data.batches(cfg.batch_size, order):
         x = to_float(batch, preprocess.mean, preprocess.std)
-        x = random_resized_crop(x, cfg.train_size or preprocess.input_size, scale=(cfg.crop_scale_min, 1.0),
-                                generator=generator)  # fmt: skip
+        x = random_resized_crop(x, size, scale=(cfg.crop_scale_min, 1.0), generator=generator)
         for group in opt.param_groups:
             group["lr"] = lr_at(step) * group.get("lr_scale", 1.0)
         logits = _forward(model, x, cfg)["breed_logits"]
@@ -375,10 +386,11 @@ def _epochs(
         torch.manual_seed(cfg.seed * 1000 + epoch)  # dropout randomness, reproducible per epoch
         generator = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # order and augmentation
         epoch_started = time.perf_counter()
+        size = cfg.train_size_at(epoch, run.preprocess.input_size)
         metrics, state["step"] = train_one_epoch(
-            run.model, run.train, run.preprocess, run.opt, run.lr_at, state["step"], cfg, generator
+            run.model, run.train, run.preprocess, run.opt, run.lr_at, state["step"], cfg, generator, size
         )
-        metrics.update(evaluate(run.model, run.val, run.preprocess, cfg), epoch=epoch + 1,
+        metrics.update(evaluate(run.model, run.val, run.preprocess, cfg), epoch=epoch + 1, train_size=size,
                        seconds=round(time.perf_counter() - epoch_started, 2),
                        lr=run.lr_at(max(0, state["step"] - 1)))  # fmt: skip
         state["history"].append(metrics)

@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,23 +149,48 @@ def _to_upright_rgb(img: Image.Image) -> Image.Image:
 
 
 def iter_image_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
-    """Expand files and folders (walked recursively, sorted, hidden files skipped) into a list of photo paths.
+    """Every photo path of :func:`walk_image_files`, as a list."""
+    return list(walk_image_files(paths))
 
-    Files named explicitly are kept whatever their suffix, so the user hears why a file was unreadable.
-    Symlink loops are not followed twice.
+
+def walk_image_files(paths: list[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Expand files and folders (walked recursively, sorted, hidden files skipped) into photo paths, one at a time.
+
+    Memory grows with the depth of the tree and its largest folder, never with the number of photos, so a library
+    of any size can be streamed. Files named explicitly are kept whatever their suffix, so the user hears why a
+    file was unreadable. Each folder is walked once, however many routes lead to it (symlink loops, a folder
+    named twice or linked from elsewhere); unreadable folders are skipped with a warning.
     """
-    out: list[Path] = []
+    walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked: one entry per folder
     for p in map(Path, paths):
         if p.is_dir():
-            seen: set[tuple[int, int]] = set()
-            for root, dirs, files in os.walk(p, followlinks=True):
-                st = os.stat(root)
-                if (st.st_dev, st.st_ino) in seen:
-                    dirs[:] = []
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                out.extend(Path(root) / f for f in sorted(files) if is_image_path(Path(f)))
+            yield from _walk_folder(p, walked)
         else:
-            out.append(p)
-    return out
+            yield p
+
+
+def _walk_folder(folder: Path, walked: set[tuple[int, int]]) -> Iterator[Path]:
+    try:
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in walked:
+            return
+        walked.add((st.st_dev, st.st_ino))
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as err:
+        log.warning("skipping folder %s: %s", folder, err.strerror or err)
+        return
+    subfolders = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()  # follows symlinks; a dangling one is a file that will be reported unreadable
+        except OSError:
+            is_dir = False
+        if is_dir:
+            subfolders.append(Path(entry.path))
+        elif is_image_path(Path(entry.name)):
+            yield Path(entry.path)
+    for sub in subfolders:
+        yield from _walk_folder(sub, walked)

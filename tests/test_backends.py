@@ -1,0 +1,89 @@
+"""Every inference backend gives the ONNX Runtime answer: OpenVINO fp32 and PyTorch to 1e-4, bf16 close to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dogbreeds.backends import open_runner
+from dogbreeds.catalog import iter_rows, open_catalog
+from dogbreeds.cli import main
+from dogbreeds.predict import Predictor
+
+from .conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def photos() -> np.ndarray:
+    predictor = Predictor()
+    return np.stack([predictor.load(p) for p in sorted(EXAMPLES.glob("*.jpg"))])
+
+
+def _has_bf16() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def test_openvino_fp32_matches_onnx_runtime(photos: np.ndarray) -> None:
+    pytest.importorskip("openvino")
+    onnx, openvino = Predictor(), Predictor(backend="openvino")
+    a, b = onnx.run_arrays(photos), openvino.run_arrays(photos)
+    assert np.abs(a.probabilities - b.probabilities).max() < 1e-4
+    assert np.abs(a.dog_probability - b.dog_probability).max() < 1e-4
+    last = openvino.run_arrays(photos[:3])  # a smaller last batch: shapes are dynamic
+    assert np.abs(last.probabilities - a.probabilities[:3]).max() < 1e-4
+
+
+def test_openvino_bf16_keeps_the_answers(photos: np.ndarray) -> None:
+    pytest.importorskip("openvino")
+    if not _has_bf16():
+        pytest.skip("this CPU has no bfloat16 instructions")
+    a = Predictor().run_arrays(photos)
+    b = Predictor(backend="openvino", precision="bf16").run_arrays(photos)
+    assert not np.array_equal(a.logits, b.logits)  # bfloat16 did run: the digits differ
+    assert (a.probabilities.argmax(1) == b.probabilities.argmax(1)).all()
+    assert np.abs(a.probabilities - b.probabilities).max() < 0.05
+
+
+def test_unusable_backend_choices_say_why(tmp_path: Path) -> None:
+    from dogbreeds.predict import default_model_path
+
+    with pytest.raises(ValueError, match="bf16 use --backend openvino"):
+        open_runner(default_model_path(), precision="bf16")
+    with pytest.raises(ValueError, match="needs a checkpoint folder with model.safetensors"):
+        open_runner(default_model_path(), backend="torch")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        open_runner(default_model_path(), backend="tensorrt")
+
+
+def test_torch_backend_matches_onnx_on_a_trained_checkpoint(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from dogbreeds.train import TrainConfig, fit
+
+    from .conftest import make_photo
+
+    for i, breed in enumerate(["n02085620-Chihuahua", "n02110958-pug"]):
+        for j in range(4):
+            make_photo(tmp_path / "data" / breed / f"{j}.jpg", (200 * i, 40, 90), seed=j)
+    cfg = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), model="dognet_test", image_size=32,
+                      epochs=1, batch_size=4, val_fraction=0.25, track=False)  # fmt: skip
+    fit(cfg)
+    x = np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    onnx = Predictor(tmp_path / "run").run_arrays(x)
+    torch_out = Predictor(tmp_path / "run", backend="torch").run_arrays(x)
+    assert np.abs(onnx.probabilities - torch_out.probabilities).max() < 1e-4
+
+
+def test_cli_classify_on_openvino_writes_the_onnx_verdicts(tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    for backend in ("onnx", "openvino"):
+        assert main(["classify", str(EXAMPLES), "--db", str(tmp_path / f"{backend}.db"), "--backend", backend]) == 0
+    rows = {b: {r["path"]: r for r in iter_rows(open_catalog(str(tmp_path / f"{b}.db")))} for b in ("onnx", "openvino")}
+    assert rows["onnx"].keys() == rows["openvino"].keys() and len(rows["onnx"]) == 12
+    for path, row in rows["onnx"].items():
+        other = rows["openvino"][path]
+        assert (row["breed"], row["verdict"]) == (other["breed"], other["verdict"])
+        assert abs(row["probability"] - other["probability"]) < 1e-4
