@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from _results import write_results
 
 
 def make_library(photos: list[Path], root: Path, size: int) -> Path:
@@ -78,13 +78,16 @@ def main() -> None:
                          "photos_per_second": round(size / result["seconds"], 1)})  # fmt: skip
             print(json.dumps(rows[-1]), flush=True)
             shutil.rmtree(lib)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "catalog_memory.json").write_text(json.dumps({"model": args.model or "shipped", "rows": rows}, indent=2))
-    lines = ["| photos | peak RSS (MB) | seconds | photos/s |", "| ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['photos']:,} | {r['peak_rss_mb']:.0f} | {r['seconds']:.0f} | {r['photos_per_second']:.0f} |"
-              for r in rows]  # fmt: skip
-    (RESULTS / "catalog_memory.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    first, last = rows[0]["peak_rss_mb"], rows[-1]["peak_rss_mb"]
+    write_results(
+        "catalog_memory", {"model": args.model or "shipped", "rows": rows},
+        title=f"Peak memory of `dogbreeds classify` by library size ({args.model or 'the shipped model'})",
+        notes=[f"Peak RSS at {rows[-1]['photos']:,} photos: {last / first - 1:+.1%} against "
+               f"{rows[0]['photos']:,} (target: within 10 %)."],
+        header=["photos", "peak RSS (MB)", "seconds", "photos/s"],
+        rows=[[f"{r['photos']:,}", f"{r['peak_rss_mb']:.0f}", f"{r['seconds']:.0f}", f"{r['photos_per_second']:.0f}"]
+              for r in rows],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ Writes benchmarks/results/default_model_selection.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+from _results import write_results
 
 from dogbreeds.backbones import backbone_preprocess, create_backbone
 from dogbreeds.breeds import NUM_BREEDS
@@ -26,7 +26,6 @@ from dogbreeds.head import LinearHead, fit_linear_head
 from dogbreeds.metrics import classification_metrics
 from dogbreeds.train_features import _imagenet_prior, _subset
 
-RESULTS = Path(__file__).parent / "results"
 GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # wider than the shipped recipe's grid, to show where the optimum lies
 
 
@@ -107,30 +106,19 @@ def main() -> None:
                     )
                     rows.append(row(name, prior_name, train_view, flip_eval, l2, full, val, test, scores[l2]))
                     print(rows[-1], flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "default_model_selection.json").write_text(json.dumps(rows, indent=2) + "\n")
-    lines = [
-        "# Choosing the shipped model (feature extraction)",
-        "",
-        "Command: `python benchmarks/default_model_selection.py --data ../shared/datasets/stanford-dogs`.",
-        "Chosen on a seeded 10 % validation split of the official train list (1,200 photos); the official test",
-        "list (8,580 crops) is reported only. L2 is the best of the grid on validation; the head is then refit on",
-        "all 12,000 training photos. Training rows: `plain` embeddings, `both views` (photo and mirror image as two",
-        "rows) or `averaged` (the mean of the two embeddings, what a flip-averaging model sees at prediction time).",
-        "",
-        "| backbone | head | training rows | flip-average at eval | L2 | val top-1 | val loss "
-        "| test top-1 | test top-5 | test loss |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        v, t = r["val"], r["test"]
-        lines.append(
-            f"| {r['backbone']} | {r['head']} | {r['train_view']} | {'yes' if r['flip_eval'] else 'no'} | "
-            f"{r['l2'] if r['l2'] is not None else '-'} | {v['top1']:.2%} | {v['loss']:.3f} | {t['top1']:.2%} | "
-            f"{t['top5']:.2%} | {t['loss']:.3f} |"
-        )
-    (RESULTS / "default_model_selection.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(
+        "default_model_selection", rows, title="Choosing the shipped model (feature extraction)",
+        notes=["Chosen on a seeded 10 % validation split of the official train list (1,200 photos); the official",
+               "test list (8,580 crops) is reported only. L2 is the best of the grid on validation; the head is then",
+               "refit on all 12,000 training photos. Training rows: `plain` embeddings, `both views` (photo and",
+               "mirror image as two rows) or `averaged` (the mean of the two embeddings, what a flip-averaging",
+               "model sees at prediction time)."],
+        header=["backbone", "head", "training rows", "flip-average at eval", "L2", "val top-1", "val loss",
+                "test top-1", "test top-5", "test loss"],
+        rows=[[r["backbone"], r["head"], r["train_view"], "yes" if r["flip_eval"] else "no",
+               r["l2"] if r["l2"] is not None else "-", f"{r['val']['top1']:.2%}", f"{r['val']['loss']:.3f}",
+               f"{r['test']['top1']:.2%}", f"{r['test']['top5']:.2%}", f"{r['test']['loss']:.3f}"] for r in rows],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

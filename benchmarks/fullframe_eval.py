@@ -16,11 +16,10 @@ Writes benchmarks/results/fullframe_eval.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import tempfile
 from pathlib import Path
 
+from _results import write_results
 from PIL import Image
 
 from dogbreeds.data.folders import load_folder_tree
@@ -28,8 +27,6 @@ from dogbreeds.data.stanford import load_stanford, read_annotation, read_split_l
 from dogbreeds.evaluate import evaluate_samples
 from dogbreeds.predict import Predictor
 from dogbreeds.transforms import crop_to_box
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def fullres_test_sets(root: Path, work: Path) -> dict[str, Path]:
@@ -71,22 +68,12 @@ def main() -> None:
                 m = evaluate_samples(predictor, samples).metrics
                 results.append({"model": predictor.card.id, "set": name, **m})
                 print(results[-1], flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "fullframe_eval.json").write_text(json.dumps(results, indent=2) + "\n")
-    lines = [
-        "# Crops versus whole photos",
-        "",
-        "Command: `python benchmarks/fullframe_eval.py " + " ".join(sys.argv[1:]) + "`",
-        "",
-        "| model | photos | n | top-1 | top-5 | loss |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['model']} | {r['set']} | {r['n']} | {r['top1']:.2%} | {r['top5']:.2%} | {r['loss']:.3f} |"
-        for r in results
-    ]
-    (RESULTS / "fullframe_eval.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(
+        "fullframe_eval", results, title="Crops versus whole photos",
+        header=["model", "photos", "n", "top-1", "top-5", "loss"],
+        rows=[[r["model"], r["set"], r["n"], f"{r['top1']:.2%}", f"{r['top5']:.2%}", f"{r['loss']:.3f}"]
+              for r in results],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _results import write_results
 
 from dogbreeds.data.stanford import load_stanford
 from dogbreeds.evaluate import evaluate_samples
@@ -29,7 +30,6 @@ from dogbreeds.predict import Predictor
 from dogbreeds.registry import count_parameters, create_model
 from dogbreeds.train import TrainConfig, fit
 
-RESULTS = Path(__file__).parent / "results"
 TRAIN_PHOTOS = 10_800  # the train list less the 10 % validation split
 
 # the studies' settings where they gave them (SGD), at our size; ours from experiments/scratch_dognet.yaml
@@ -95,21 +95,13 @@ def main() -> None:
             "test_top5": result.metrics["top5"], "test_ece": result.metrics["ece"], "n_test": result.metrics["n"],
         })  # fmt: skip
         print(json.dumps(rows[-1]), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scratch_budget.json").write_text(json.dumps({"minutes": args.minutes, "rows": rows}, indent=2))
-    lines = [
-        f"# From scratch, {args.minutes:g} minutes of training each (2 CPU cores, bf16 autocast, channels-last)",
-        "",
-        "| model | parameters | epochs | train s | val top-1 | test top-1 | test top-5 | test ECE |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    lines += [
-        f"| {r['model']} | {r['parameters']:,} | {r['epochs']} | {r['train_seconds']} | {r['val_top1']:.1%} | "
-        f"{r['test_top1']:.1%} | {r['test_top5']:.1%} | {r['test_ece']:.1%} |"
-        for r in rows
-    ]
-    (RESULTS / "scratch_budget.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(
+        "scratch_budget", {"minutes": args.minutes, "rows": rows},
+        title=f"From scratch, {args.minutes:g} minutes of training each (2 CPU cores, bf16 autocast, channels-last)",
+        header=["model", "parameters", "epochs", "train s", "val top-1", "test top-1", "test top-5", "test ECE"],
+        rows=[[r["model"], f"{r['parameters']:,}", r["epochs"], r["train_seconds"], f"{r['val_top1']:.1%}",
+               f"{r['test_top1']:.1%}", f"{r['test_top5']:.1%}", f"{r['test_ece']:.1%}"] for r in rows],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
