@@ -287,3 +287,15 @@ def test_copies_met_in_one_run_are_classified_once(tmp_path: Path, predictor: Pr
     rows = list(iter_rows(open_catalog(str(tmp_path / "c.db"))))
     assert (stats.classified, stats.reused) == (1, 2)
     assert len(rows) == 3 and len({(r["breed"], r["probability"], r["sha256"]) for r in rows}) == 1
+
+
+def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
+    tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dogbreeds.catalog
+
+    lib = _library(tmp_path / "lib")
+    monkeypatch.setattr(dogbreeds.catalog, "has_content", lambda *args: True)  # "known" when read, gone when written
+    stats = _classify(lib, tmp_path / "c.db", predictor)
+    assert (stats.classified, stats.reused, stats.unreadable) == (12, 0, 2)
+    assert count(open_catalog(str(tmp_path / "c.db"))) == 14

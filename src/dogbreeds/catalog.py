@@ -102,6 +102,15 @@ def rows_by_path(engine: Engine, paths: list[str]) -> dict[str, dict[str, Any]]:
         return {row.path: row._asdict() for row in conn.execute(query)}
 
 
+def has_content(engine: Engine, sha256: str, model_id: str) -> bool:
+    """Whether a classified row (not an unreadable one) has this content and model."""
+    query = select(photos.c.path).where(
+        photos.c.sha256 == sha256, photos.c.model_id == model_id, photos.c.verdict != "unreadable"
+    )
+    with engine.connect() as conn:
+        return conn.execute(query.limit(1)).first() is not None
+
+
 def rows_by_hash(
     engine: Engine, hashes: list[str], model_id: str, *, per_hash: int = 16
 ) -> dict[str, list[dict[str, Any]]]:

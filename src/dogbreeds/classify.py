@@ -1,9 +1,9 @@
 """``dogbreeds classify``: walk folders, classify every photo once, and keep the result in the catalog.
 
 Resumable and exact: an unchanged photo (same path, size and mtime) is skipped without being read; a photo whose
-content the catalog already knows for this model (a copy, or a photo moved or renamed) takes the known result
-without running the model; everything else is decoded in worker threads, classified in batches, and written a
-batch per transaction.
+content the catalog already knows for this model (a copy, or a photo moved or renamed) is read and hashed but
+neither decoded nor run through the model: it takes the known result; everything else is decoded in worker
+threads, classified in batches, and written a batch per transaction.
 
 Memory stays flat in the size of the library: the folders are walked as a stream (twice: once to count for the
 progress bar), and the catalog is asked about each chunk of paths and each batch of contents as they come,
@@ -62,6 +62,7 @@ class _Prepared:
     taken_at: str | None = None
     error: str | None = None
     vanished: bool = False
+    known: bool = False  # the catalog has this content for this model: not decoded, its result is reused
 
 
 class Classifier:
@@ -84,13 +85,29 @@ class Classifier:
         except OSError as err:
             return _Prepared(path, error=f"cannot read file: {err.strerror or err}")
         p = _Prepared(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
-        try:  # decoded even when the content may be known: should the known row vanish meanwhile, it is classified
-            photo = read_photo(path, min_size=self.predictor.card.preprocess.resize_to, data=data)
+        if catalog.has_content(self.engine, p.sha256, self.model_id):  # a copy, or a moved photo: no decoding
+            p.known = True
+            return p
+        return self._decode(p, data)
+
+    def _decode(self, p: _Prepared, data: bytes) -> _Prepared:
+        try:
+            photo = read_photo(p.path, min_size=self.predictor.card.preprocess.resize_to, data=data)
         except UnreadableImage as err:
             p.error = str(err)
             return p
         p.array, p.size, p.taken_at = self.predictor.transform(photo.image), photo.size, photo.taken_at
         return p
+
+    def _redecode(self, p: _Prepared) -> None:
+        p.known = False
+        try:
+            with open(p.path, "rb") as f:
+                self._decode(p, f.read())
+        except FileNotFoundError:
+            p.vanished = True
+        except OSError as err:
+            p.error = f"cannot read file: {err.strerror or err}"
 
     def _unchanged(self, path: str, row: dict[str, Any] | None) -> bool:
         if row is None or row["model_id"] != self.model_id or row["verdict"] == UNREADABLE:
@@ -136,9 +153,12 @@ class Classifier:
         """Catalog rows for a batch, each with how it was obtained (classified, reused or unreadable) and the paths
         whose rows it replaces (a moved or renamed photo's old paths, gone from disk; looked for among the first
         16 rows of its content, enough for any photo not copied more than 16 times)."""
-        hashes = [p.sha256 for p in batch if p.sha256 and p.array is not None]
+        hashes = [p.sha256 for p in batch if p.sha256 and (p.known or p.array is not None)]
         known = catalog.rows_by_hash(self.engine, hashes, self.model_id) if hashes else {}
-        reuse = {id(p): known[p.sha256] for p in batch if p.array is not None and p.sha256 in known}
+        reuse = {id(p): known[p.sha256] for p in batch if p.sha256 in known and (p.known or p.array is not None)}
+        for p in batch:
+            if p.known and id(p) not in reuse:  # its known row was deleted meanwhile: classify it after all
+                self._redecode(p)
         ready = [p for p in batch if p.array is not None and id(p) not in reuse]
         out = self.predictor.run_arrays(np.stack([p.array for p in ready])) if ready else None
         index = {id(p): i for i, p in enumerate(ready)}
