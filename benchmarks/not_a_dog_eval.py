@@ -1,25 +1,36 @@
-"""How often do photos without a dog get the ``not_a_dog`` verdict?
+"""How often do photos without a dog get the ``not_a_dog`` verdict, and dog photos not?
 
-    python benchmarks/not_a_dog_eval.py [--model M] [FOLDER ...]
+    python benchmarks/not_a_dog_eval.py [--model M] [--stanford ../shared/datasets/stanford-dogs] [FOLDER ...]
 
-With no folder, it gathers the sample images that ship inside installed packages and contain no dog:
-scikit-image's ``skimage/data`` (a cat, a horse, people, a rocket, coffee, textures, documents...; install
-scikit-image, or point at an unpacked wheel's skimage/data), matplotlib's sample data and scikit-learn's two
-images. It is a small set (a few dozen images), so read the rate as a smoke test, not a benchmark.
-Writes benchmarks/results/not_a_dog_eval.json.
+Images without a dog, by source:
+
+- ``packages``: the sample images that ship inside installed packages: scikit-image's ``skimage/data`` (a cat, a
+  horse, people, a rocket, coffee, textures, documents...), matplotlib's sample data, scikit-learn's two images;
+- ``stanford backgrounds`` (with ``--stanford``): the parts of Stanford Dogs' whole-frame photos outside every
+  annotated dog box (kennels, floors, gardens, people, furniture): for each photo, the widest strip left, right,
+  above or below the union of its boxes, when it is at least a third of the frame in both directions. These
+  come from ImageNet photos the backbone saw as dog photos, so they are a hard case, not an easy one;
+- any ``FOLDER`` given (``folders``).
+
+With ``--stanford`` the same whole-frame photos (the dogs, ``fullframe224-train-sample`` and ``fullres-sample``)
+say how many dogs are wrongly called ``not_a_dog``. Writes benchmarks/results/not_a_dog_eval.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
+import tempfile
 from pathlib import Path
 
-from dogbreeds.data.images import iter_image_files
+from _results import write_results
+from PIL import Image
+
+from dogbreeds.data.images import iter_image_files, load_rgb
+from dogbreeds.data.stanford import read_annotation
 from dogbreeds.predict import NOT_A_DOG, Predictor
 
-RESULTS = Path(__file__).parent / "results"
+WHOLE_FRAME = ("fullres-sample", "fullframe224-train-sample")
 
 
 def packaged_images() -> list[Path]:
@@ -32,28 +43,89 @@ def packaged_images() -> list[Path]:
     return found
 
 
+def whole_frame_photos(stanford: Path) -> list[Path]:
+    return [p for name in WHOLE_FRAME if (stanford / name).is_dir() for p in iter_image_files([stanford / name])]
+
+
+def dog_free_strip(photo: Path, stanford: Path, min_fraction: float = 1 / 3) -> Image.Image | None:
+    """The widest part of ``photo`` outside the union of its annotated dog boxes, or None when too small."""
+    boxes, frame = read_annotation(stanford / "Annotation" / photo.parent.name / photo.stem)
+    image = load_rgb(photo)
+    if not boxes or frame is None:
+        return None
+    sx, sy = image.width / frame[0], image.height / frame[1]  # boxes refer to the original frame
+    x0, y0 = min(b[0] for b in boxes) * sx, min(b[1] for b in boxes) * sy
+    x1, y1 = max(b[2] for b in boxes) * sx, max(b[3] for b in boxes) * sy
+    strips = [(0, 0, x0, image.height), (x1, 0, image.width, image.height),
+              (0, 0, image.width, y0), (0, y1, image.width, image.height)]  # fmt: skip
+    left, top, right, bottom = max(strips, key=lambda s: (s[2] - s[0]) * (s[3] - s[1]))
+    if right - left < min_fraction * image.width or bottom - top < min_fraction * image.height:
+        return None
+    return image.crop((round(left), round(top), round(right), round(bottom)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folders", nargs="*", type=Path)
     parser.add_argument("--model")
+    parser.add_argument("--stanford", type=Path, help="Stanford Dogs folder: adds its dog-free strips and dogs")
     args = parser.parse_args()
-    photos = iter_image_files(args.folders) if args.folders else packaged_images()
     predictor = Predictor(args.model)
-    rows = [p for p in predictor.predict_paths(photos) if p.error is None]
-    flagged = [p for p in rows if p.verdict == NOT_A_DOG]
-    result = {
-        "model": predictor.card.id,
-        "images": len(rows),
-        "not_a_dog": len(flagged),
-        "rate": len(flagged) / len(rows) if rows else float("nan"),
-        "missed": [{"path": p.path, "verdict": p.verdict, "dog_probability": p.dog_probability, "breed": p.name}
-                   for p in rows if p.verdict != NOT_A_DOG],
+    sets: dict[str, list[Path]] = {"packages": packaged_images()}
+    if args.folders:
+        sets["folders"] = iter_image_files(args.folders)
+    rows, results = [], {"model": predictor.card.id}
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.stanford:
+            dogs = whole_frame_photos(args.stanford)
+            sets["stanford backgrounds"] = []
+            for photo in dogs:
+                if (strip := dog_free_strip(photo, args.stanford)) is not None:
+                    sets["stanford backgrounds"].append(Path(tmp) / f"{photo.parent.name}_{photo.stem}.png")
+                    strip.save(sets["stanford backgrounds"][-1])
+        for name, photos in sets.items():
+            results[name] = verdict_counts(predictor, photos, dogs=False)
+            rows.append([name, "no", results[name]["images"], f"{results[name]['rate']:.1%}"])
+        if args.stanford:
+            results["stanford dogs, whole frame"] = verdict_counts(predictor, dogs, dogs=True)
+            r = results["stanford dogs, whole frame"]
+            rows.append(["stanford dogs, whole frame", "yes", r["images"], f"{r['rate']:.1%}"])
+    sets_only = {k: v for k, v in results.items() if isinstance(v, dict)}
+    card_threshold = predictor.card.verdicts.min_dog_probability
+    write_results(
+        "not_a_dog_eval", results, title=f"not_a_dog verdicts ({predictor.card.id})",
+        notes=["Targets: >= 95 % of images without a dog get not_a_dog; >= 98 % of dog photos do not.",
+               f"The model's threshold ({card_threshold:.3f}, from its validation dogs) and others, on the same sets:",
+               "", *threshold_sweep(sets_only, sorted({0.3, 0.4, round(card_threshold, 3), 0.6})), ""],
+        header=["images", "dog in it", "n", "rate (not_a_dog without a dog; not not_a_dog with one)"], rows=rows,
+    )  # fmt: skip
+
+
+def verdict_counts(predictor: Predictor, photos: list[Path], *, dogs: bool) -> dict[str, object]:
+    """How many of ``photos`` get it right: ``not_a_dog`` when there is no dog, anything else when there is."""
+    got = [p for p in predictor.predict_paths(photos) if p.error is None]
+    wrong = [p for p in got if (p.verdict != NOT_A_DOG) != dogs]
+    return {
+        "images": len(got), "right": len(got) - len(wrong),
+        "rate": (len(got) - len(wrong)) / len(got) if got else float("nan"),
+        "dog_probabilities": [p.dog_probability for p in got],
+        "wrong": [{"path": p.path, "verdict": p.verdict, "dog_probability": p.dog_probability, "breed": p.name}
+                  for p in wrong],
     }  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "not_a_dog_eval.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{result['not_a_dog']}/{result['images']} images without a dog got not_a_dog ({result['rate']:.1%})")
-    for m in result["missed"]:
-        print(f"  missed: {m['path']} -> {m['verdict']} (dog probability {m['dog_probability']:.2f}, {m['breed']})")
+
+
+def threshold_sweep(results: dict[str, dict], thresholds: list[float]) -> list[str]:
+    """What other not_a_dog thresholds would give on these same sets (a trade-off to read, not to tune on)."""
+    lines = ["| dog-probability threshold | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+    for t in thresholds:
+        cells = []
+        for name, r in results.items():
+            probs = r["dog_probabilities"]
+            has_dog = name.startswith("stanford dogs")
+            right = sum((q is not None and q >= t) == has_dog for q in probs)
+            cells.append(f"{right / len(probs):.1%}" if probs else "-")
+        lines.append(f"| {t:.3f} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
