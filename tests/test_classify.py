@@ -133,7 +133,7 @@ def test_export_round_trips(tmp_path: Path, predictor: Predictor, fmt: str) -> N
 
 def test_photo_vanishing_during_the_run_gets_no_row(tmp_path: Path, predictor: Predictor) -> None:
     classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")))
-    prepared = classifier._prepare(str(tmp_path / "gone.jpg"))
+    prepared = classifier._read(str(tmp_path / "gone.jpg"))
     assert prepared.vanished
     assert list(classifier._rows([prepared])) == []
 
@@ -261,7 +261,10 @@ def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
     classifier.path_chunk = 4
     stats = classifier.run([lib])
     assert walks[0] == walks[1] == stats.photos == 38
-    assert walked_at_first_write[0] < 20  # written while most of the library is still unwalked
+    # the first batch is written once the read-ahead is full (a chunk of paths, two stages of 4 batches ahead),
+    # while the rest of the library is still unwalked
+    bound = classifier.path_chunk + 2 * 4 * classifier.batch_size + 2 * classifier.batch_size
+    assert walked_at_first_write[0] <= bound < 38
     assert count(open_catalog(str(tmp_path / "c.db"))) == 38
 
 
@@ -279,14 +282,55 @@ def test_one_photo_reached_many_ways_is_one_row(tmp_path: Path, predictor: Predi
     assert str(outside.resolve()) in paths
 
 
-def test_copies_met_in_one_run_are_classified_once(tmp_path: Path, predictor: Predictor) -> None:
+@pytest.mark.parametrize("batch_size", [1, 4])  # copies in separate batches, and all in one batch
+def test_copies_met_in_one_run_are_classified_once(tmp_path: Path, predictor: Predictor, batch_size: int) -> None:
     (tmp_path / "lib" / "sub").mkdir(parents=True)
     for name in ["a.jpg", "b.jpg", "sub/c.jpg"]:
         shutil.copy(EXAMPLES / "pug.jpg", tmp_path / "lib" / name)
-    stats = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=1).run([tmp_path / "lib"])
+    engine = open_catalog(str(tmp_path / "c.db"))
+    stats = Classifier(predictor, engine, batch_size=batch_size).run([tmp_path / "lib"])
     rows = list(iter_rows(open_catalog(str(tmp_path / "c.db"))))
     assert (stats.classified, stats.reused) == (1, 2)
     assert len(rows) == 3 and len({(r["breed"], r["probability"], r["sha256"]) for r in rows}) == 1
+
+
+def test_links_into_folders_the_walk_enters_elsewhere_are_not_doubled(tmp_path: Path, predictor: Predictor) -> None:
+    lib, outside = tmp_path / "lib", tmp_path / "outside" / "dir"
+    outside.mkdir(parents=True)
+    (lib / ".hidden" / "photos").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "pug.jpg", outside / "x.jpg")
+    shutil.copy(EXAMPLES / "beagle.jpg", lib / ".hidden" / "photos" / "y.jpg")
+    (lib / "linkdir").symlink_to(outside)  # the walk enters outside/dir through this folder link...
+    (lib / "fav.jpg").symlink_to(outside / "x.jpg")  # ...and meets x.jpg again through a file link
+    (lib / "favy.jpg").symlink_to(lib / ".hidden" / "photos" / "y.jpg")  # a hidden folder named as a root too
+    (lib / "broken.jpg").symlink_to(tmp_path / "nothing.jpg")
+    engine = open_catalog(str(tmp_path / "c.db"))
+    stats = Classifier(predictor, engine, batch_size=4).run([lib, lib / ".hidden" / "photos"])
+    rows = {r["path"]: r for r in iter_rows(engine)}
+    assert stats.photos == len(rows) == 3 and stats.classified == 2
+    assert {str((outside / "x.jpg").resolve()), str((lib / ".hidden" / "photos" / "y.jpg").resolve())} < rows.keys()
+    assert rows[str(lib / "broken.jpg")]["error"].startswith("broken symbolic link to ")
+
+
+def test_in_memory_catalog_works_because_workers_never_touch_the_database(tmp_path: Path, predictor: Predictor) -> None:
+    engine = open_catalog("sqlite://")
+    stats = Classifier(predictor, engine, batch_size=4).run([_library(tmp_path / "lib")])
+    assert stats.photos == count(engine) == 14
+
+
+def test_a_known_photo_out_of_sight_keeps_its_row(tmp_path: Path, predictor: Predictor) -> None:
+    """A row whose path is outside the folders being classified is not taken for a moved photo's old path, even
+    when this machine cannot see it (an unmounted drive, another machine's disk in a shared catalog)."""
+    lib, elsewhere = tmp_path / "lib", tmp_path / "drive"
+    for folder in (lib, elsewhere):
+        folder.mkdir()
+        shutil.copy(EXAMPLES / "pug.jpg", folder / "pug.jpg")
+    db = tmp_path / "c.db"
+    _classify(elsewhere, db, predictor)
+    shutil.rmtree(elsewhere)  # the drive is unplugged
+    stats = _classify(lib, db, predictor)
+    assert stats.reused == 1
+    assert sorted(Path(r["path"]).parent.name for r in iter_rows(open_catalog(str(db)))) == ["drive", "lib"]
 
 
 def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
@@ -295,7 +339,7 @@ def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
     import dogbreeds.catalog
 
     lib = _library(tmp_path / "lib")
-    monkeypatch.setattr(dogbreeds.catalog, "has_content", lambda *args: True)  # "known" when read, gone when written
+    monkeypatch.setattr(dogbreeds.catalog, "known_contents", lambda _, hashes, __: set(hashes))  # gone when written
     stats = _classify(lib, tmp_path / "c.db", predictor)
     assert (stats.classified, stats.reused, stats.unreadable) == (12, 0, 2)
     assert count(open_catalog(str(tmp_path / "c.db"))) == 14

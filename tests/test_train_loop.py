@@ -199,6 +199,7 @@ def test_progressive_resizing_trains_each_size_over_its_share_of_the_epochs(tiny
     assert [cfg.train_size_at(e, 40) for e in range(5)] == [24, 24, 32, 32, 40]
     assert _cfg(tiny_tree, tmp_path, train_size=28).train_size_at(3, 64) == 28
     assert _cfg(tiny_tree, tmp_path).train_size_at(0, 64) == 64
+    assert [replace(cfg, epochs=2).train_size_at(e, 40) for e in range(2)] == [24, 40]  # ends at the last size
     with pytest.raises(ValueError, match="train_size"):
         _cfg(tiny_tree, tmp_path, train_size=[32, 0])
     card = fit(replace(cfg, epochs=3))

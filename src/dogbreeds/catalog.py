@@ -102,13 +102,15 @@ def rows_by_path(engine: Engine, paths: list[str]) -> dict[str, dict[str, Any]]:
         return {row.path: row._asdict() for row in conn.execute(query)}
 
 
-def has_content(engine: Engine, sha256: str, model_id: str) -> bool:
-    """Whether a classified row (not an unreadable one) has this content and model."""
-    query = select(photos.c.path).where(
-        photos.c.sha256 == sha256, photos.c.model_id == model_id, photos.c.verdict != "unreadable"
+def known_contents(engine: Engine, hashes: list[str], model_id: str) -> set[str]:
+    """Which of these content hashes have a classified row (not an unreadable one) for this model."""
+    query = (
+        select(photos.c.sha256)
+        .distinct()
+        .where(photos.c.sha256.in_(hashes), photos.c.model_id == model_id, photos.c.verdict != "unreadable")
     )
     with engine.connect() as conn:
-        return conn.execute(query.limit(1)).first() is not None
+        return set(conn.scalars(query))
 
 
 def rows_by_hash(

@@ -63,6 +63,7 @@ class _Prepared:
     error: str | None = None
     vanished: bool = False
     known: bool = False  # the catalog has this content for this model: not decoded, its result is reused
+    data: bytes | None = None  # the file's bytes, between reading and decoding
 
 
 class Classifier:
@@ -74,23 +75,37 @@ class Classifier:
         self.predictor, self.engine = predictor, engine
         self.batch_size, self.workers = batch_size, max(1, workers)
         self.model_id = predictor.card.id
+        self._roots: list[str] = []  # the real paths of the folders being classified, each ending with a separator
 
-    def _prepare(self, path: str) -> _Prepared:
+    def _read(self, path: str) -> _Prepared:
+        """Read and hash a photo (a worker thread); it is decoded later, only if its content is new."""
         try:
             st = os.stat(path)
             with open(path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
+            if os.path.islink(path):  # a symlink to nothing: worth telling, unlike a photo deleted meanwhile
+                return _Prepared(path, error=f"broken symbolic link to {os.readlink(path)}")
             return _Prepared(path, vanished=True)
         except OSError as err:
             return _Prepared(path, error=f"cannot read file: {err.strerror or err}")
-        p = _Prepared(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
-        if catalog.has_content(self.engine, p.sha256, self.model_id):  # a copy, or a moved photo: no decoding
-            p.known = True
-            return p
-        return self._decode(p, data)
+        return _Prepared(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), data=data)
 
-    def _decode(self, p: _Prepared, data: bytes) -> _Prepared:
+    def _mark_known(self, prepared: Iterator[_Prepared]) -> Iterator[_Prepared]:
+        """Flag the photos whose content the catalog already has for this model (one query per batch, asked from
+        this thread only: worker threads never touch the database)."""
+        for chunk in batched(prepared, self.batch_size):
+            hashes = [p.sha256 for p in chunk if p.sha256]
+            known = catalog.known_contents(self.engine, hashes, self.model_id) if hashes else set()
+            for p in chunk:
+                p.known = p.sha256 in known
+            yield from chunk
+
+    def _decode_new(self, p: _Prepared) -> _Prepared:
+        """Decode a photo whose content is new (a worker thread); a known one keeps no bytes."""
+        data, p.data = p.data, None
+        if data is None or p.known:
+            return p
         try:
             photo = read_photo(p.path, min_size=self.predictor.card.preprocess.resize_to, data=data)
         except UnreadableImage as err:
@@ -100,14 +115,12 @@ class Classifier:
         return p
 
     def _redecode(self, p: _Prepared) -> None:
-        p.known = False
-        try:
-            with open(p.path, "rb") as f:
-                self._decode(p, f.read())
-        except FileNotFoundError:
-            p.vanished = True
-        except OSError as err:
-            p.error = f"cannot read file: {err.strerror or err}"
+        """A photo taken for known whose known row vanished meanwhile: read it again and decode it after all."""
+        again = self._read(p.path)
+        again.known = False
+        self._decode_new(again)
+        p.known, p.array, p.size, p.taken_at = False, again.array, again.size, again.taken_at
+        p.error, p.vanished = again.error, again.vanished
 
     def _unchanged(self, path: str, row: dict[str, Any] | None) -> bool:
         if row is None or row["model_id"] != self.model_id or row["verdict"] == UNREADABLE:
@@ -123,10 +136,12 @@ class Classifier:
         started = time.perf_counter()
         stats = ClassifyStats()
         total = sum(1 for _ in unique_photos(folders))  # a second, cheap walk: the progress bar's total
+        self._roots = [os.path.join(os.path.realpath(f), "") for f in folders if os.path.isdir(f)]
+        ahead = 4 * self.batch_size
         with progress("classifying", total=total, unit="photos") as bar:
             todo = self._changed(unique_photos(folders), stats, bar.advance)
-            prepared = map_ahead(self._prepare, todo, workers=self.workers, ahead=4 * self.batch_size)
-            for batch in batched(prepared, self.batch_size):
+            read = self._mark_known(map_ahead(self._read, todo, workers=self.workers, ahead=ahead))
+            for batch in batched(map_ahead(self._decode_new, read, workers=self.workers, ahead=ahead), self.batch_size):
                 rows, stale = [], []
                 for row, how, gone in self._rows(batch):
                     rows.append(row)
@@ -159,9 +174,13 @@ class Classifier:
         for p in batch:
             if p.known and id(p) not in reuse:  # its known row was deleted meanwhile: classify it after all
                 self._redecode(p)
-        ready = [p for p in batch if p.array is not None and id(p) not in reuse]
+        first: dict[str | None, _Prepared] = {}  # copies within the batch go through the model once
+        for p in batch:
+            if p.array is not None and id(p) not in reuse:
+                first.setdefault(p.sha256, p)
+        ready = list(first.values())
         out = self.predictor.run_arrays(np.stack([p.array for p in ready])) if ready else None
-        index = {id(p): i for i, p in enumerate(ready)}
+        index = {p.sha256: i for i, p in enumerate(ready)}
         stamp = catalog.now()
         for p in batch:
             if p.vanished:  # deleted between the walk and the read: nothing to record
@@ -169,52 +188,66 @@ class Classifier:
             base = {"path": p.path, "sha256": p.sha256, "bytes": p.bytes, "mtime_ns": p.mtime_ns,
                     "model_id": self.model_id, "classified_at": stamp}  # fmt: skip
             if same := reuse.get(id(p)):
-                gone = [r["path"] for r in same if r["path"] != p.path and not os.path.exists(r["path"])]
-                yield catalog.to_row({**same[0], **base}.items()), "reused", gone
+                yield catalog.to_row({**same[0], **base}.items()), "reused", self._moved_from(p.path, same)
             elif p.array is None:
                 row = catalog.to_row({**base, "verdict": UNREADABLE, "error": p.error or "unreadable"}.items())
                 yield row, "unreadable", []
             else:
                 assert out is not None
-                i = index[id(p)]
+                i = index[p.sha256]
                 pred = self.predictor.describe(p.path, out.probabilities[i], out.dog_probability[i], top_k=5)
                 values = {**base, "width": p.size[0] if p.size else None, "height": p.size[1] if p.size else None,
                           "taken_at": p.taken_at, "breed": pred.breed, "name": pred.name,
                           "probability": pred.probability, "dog_probability": pred.dog_probability,
                           "top5": json.dumps(pred.top_k), "verdict": pred.verdict}  # fmt: skip
-                yield catalog.to_row(values.items()), "classified", []
+                yield catalog.to_row(values.items()), "classified" if first[p.sha256] is p else "reused", []
+
+    def _moved_from(self, path: str, same: list[dict[str, Any]]) -> list[str]:
+        """Paths of rows with this content that are gone from disk: where the photo was before a move or rename.
+        Only paths inside the folders being classified count: a photo on an unmounted drive or another machine
+        (a shared PostgreSQL catalog) is not gone because this machine cannot see it."""
+        return [r["path"] for r in same if r["path"] != path and r["path"].startswith(tuple(self._roots))
+                and not os.path.exists(r["path"])]  # fmt: skip
 
 
 def unique_photos(paths: list[str | Path]) -> Iterator[str]:
     """Every photo under ``paths`` (folders and files) once, by its real path, streamed.
 
-    The walk visits each folder once; what could still arrive twice is a symlinked file or a file named
-    explicitly. Those whose real path lies inside a walked folder are left to the walk; the rest (links to photos
-    elsewhere) are remembered, which costs memory per such link, never per photo.
+    The walk enters each folder once, so its plain files are unique by construction and are yielded as they come;
+    memory holds one entry per folder walked, never one per photo. Symlinked files and files named explicitly are
+    settled after the walk: skipped when the walk already yielded their real file, otherwise yielded once each.
+    A symlink to nothing is yielded as is, so that it is reported unreadable.
     """
-    folders = [str(p) for p in paths if os.path.isdir(p)]
-    roots = [os.path.join(os.path.realpath(f), "") for f in folders]
-    elsewhere: set[str] = set()
-    last_folder, last_real = "", ""
-    for path in map(str, walk_image_files(folders)):
-        if not os.path.islink(path):  # a plain file in a folder walked once: unique by construction
-            folder = os.path.dirname(path)
-            if folder != last_folder:
-                last_folder, last_real = folder, os.path.realpath(folder)
-            yield os.path.join(last_real, os.path.basename(path))
-        elif (real := os.path.realpath(path)) not in elsewhere and not _walked_directly(real, roots):
-            elsewhere.add(real)
+    walked: set[str] = set()  # real paths of the folders whose plain photos were yielded
+    deferred: list[str] = []  # symlinked files: one entry per link
+    last_folder = last_real = ""
+    for path in map(str, walk_image_files([p for p in paths if os.path.isdir(p)])):
+        if os.path.islink(path):
+            deferred.append(path)
+            continue
+        folder = os.path.dirname(path)
+        if folder != last_folder:
+            last_folder, last_real = folder, os.path.realpath(folder)
+            walked.add(last_real)
+        if (real := os.path.join(last_real, os.path.basename(path))) and _storable(real):
             yield real
-    for path in (str(p) for p in paths if not os.path.isdir(p)):
-        if (real := os.path.realpath(path)) not in elsewhere and not _walked_directly(real, roots):
-            elsewhere.add(real)
+    seen: set[str] = set()
+    for path in deferred + [str(p) for p in paths if not os.path.isdir(p)]:
+        real = os.path.realpath(path)
+        if not os.path.exists(real):
+            real = os.path.abspath(path)  # a broken link (or a missing file): reported, not followed
+        elif os.path.dirname(real) in walked and is_image_path(Path(real)) and not os.path.islink(real):
+            continue  # the walk yielded this very file
+        if real not in seen and _storable(real):
+            seen.add(real)
             yield real
 
 
-def _walked_directly(real: str, roots: list[str]) -> bool:
-    """Whether the walk reaches this real path as a plain file: inside a root, in no hidden folder, a photo name."""
-    for root in roots:
-        if real.startswith(root):
-            parts = Path(real[len(root) :]).parts
-            return bool(parts) and not any(part.startswith(".") for part in parts) and is_image_path(Path(real))
-    return False
+def _storable(path: str) -> bool:
+    """Whether a path can be a catalog key: names that are not valid UTF-8 (old archives) cannot."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("skipping a file whose name is not valid UTF-8: %r", path)
+        return False
+    return True

@@ -97,9 +97,12 @@ class TrainConfig:
             raise ValueError(f"train_size must be a positive size or a list of them, not {self.train_size!r}")
 
     def train_size_at(self, epoch: int, default: int) -> int:
-        """The random-crop size of ``epoch`` (0-based): ``default`` when unset, the list's share when a list."""
+        """The random-crop size of ``epoch`` (0-based): ``default`` when unset, the list's share when a list (the
+        last epoch always trains at the last size, however few the epochs)."""
         if not isinstance(self.train_size, list):
             return self.train_size or default
+        if epoch >= self.epochs - 1:
+            return self.train_size[-1]
         return self.train_size[min(epoch * len(self.train_size) // self.epochs, len(self.train_size) - 1)]
 
 
