@@ -50,3 +50,20 @@ def test_unreadable_only_input_exits_nonzero(tmp_path: Path, capsys: pytest.Capt
     assert main(["predict", str(tmp_path / "x.jpg")]) == 1
     assert "empty file" in capsys.readouterr().out
     assert main(["predict", str(tmp_path / "nothing-here")]) == 1
+
+
+def test_committed_scratch_checkpoint_loads_and_describes_its_training() -> None:
+    torch = pytest.importorskip("torch")
+    from dogbreeds.checkpoint import load_card
+    from dogbreeds.rebuild import load_model
+
+    folder = Path(__file__).resolve().parents[1] / "models" / "scratch"
+    assert (folder / "model.safetensors").stat().st_size < 20 * 2**20
+    card = load_card(folder)
+    assert card.backbone_weights == "scratch" and card.training["method"] == "scratch"
+    assert card.training["split"] in (None, "train")  # a Stanford folder without a split means its train list
+    assert card.metrics["val"]["val_top1"] > 0.6 and sum(h["seconds"] for h in card.metrics["history"]) < 2 * 3600
+    model = load_model(folder)
+    with torch.inference_mode():
+        features, logits = model(torch.zeros(1, 3, card.preprocess.input_size, card.preprocess.input_size))
+    assert logits.shape == (1, 120)
