@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,11 +116,7 @@ class Classifier:
 
     def _redecode(self, p: _Prepared) -> None:
         """A photo taken for known whose known row vanished meanwhile: read it again and decode it after all."""
-        again = self._read(p.path)
-        again.known = False
-        self._decode_new(again)
-        p.known, p.array, p.size, p.taken_at = False, again.array, again.size, again.taken_at
-        p.error, p.vanished = again.error, again.vanished
+        vars(p).update(vars(self._decode_new(self._read(p.path))))
 
     def _unchanged(self, path: str, row: dict[str, Any] | None) -> bool:
         if row is None or row["model_id"] != self.model_id or row["verdict"] == UNREADABLE:
@@ -154,7 +150,7 @@ class Classifier:
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _changed(self, paths: Iterator[str], stats: ClassifyStats, advance: Any) -> Iterator[str]:
+    def _changed(self, paths: Iterator[str], stats: ClassifyStats, advance: Callable[[int], None]) -> Iterator[str]:
         """The paths that need reading: the catalog is asked about a chunk of paths at a time."""
         for chunk in batched(paths, self.path_chunk):
             known = catalog.rows_by_path(self.engine, chunk)
@@ -168,9 +164,9 @@ class Classifier:
         """Catalog rows for a batch, each with how it was obtained (classified, reused or unreadable) and the paths
         whose rows it replaces (a moved or renamed photo's old paths, gone from disk; looked for among the first
         16 rows of its content, enough for any photo not copied more than 16 times)."""
-        hashes = [p.sha256 for p in batch if p.sha256 and (p.known or p.array is not None)]
-        known = catalog.rows_by_hash(self.engine, hashes, self.model_id) if hashes else {}
-        reuse = {id(p): known[p.sha256] for p in batch if p.sha256 in known and (p.known or p.array is not None)}
+        readable = [p for p in batch if p.sha256 and (p.known or p.array is not None)]
+        known = catalog.rows_by_hash(self.engine, [p.sha256 for p in readable], self.model_id) if readable else {}
+        reuse = {id(p): known[p.sha256] for p in readable if p.sha256 in known}
         for p in batch:
             if p.known and id(p) not in reuse:  # its known row was deleted meanwhile: classify it after all
                 self._redecode(p)
@@ -229,7 +225,8 @@ def unique_photos(paths: list[str | Path]) -> Iterator[str]:
         if folder != last_folder:
             last_folder, last_real = folder, os.path.realpath(folder)
             walked.add(last_real)
-        if (real := os.path.join(last_real, os.path.basename(path))) and _storable(real):
+        real = os.path.join(last_real, os.path.basename(path))
+        if _storable(real):
             yield real
     seen: set[str] = set()
     for path in deferred + [str(p) for p in paths if not os.path.isdir(p)]:

@@ -79,7 +79,6 @@ class Predictor:
     ) -> None:  # fmt: skip
         self.path = resolve_model_path(model)
         self.card: ModelCard = load_card(self.path)
-        self.backend, self.precision = backend, precision
         self.runner = open_runner(self.path, backend=backend, precision=precision, threads=threads)
         self.transform = eval_transform(self.card.preprocess)
 

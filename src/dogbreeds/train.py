@@ -103,7 +103,7 @@ class TrainConfig:
             return self.train_size or default
         if epoch >= self.epochs - 1:
             return self.train_size[-1]
-        return self.train_size[min(epoch * len(self.train_size) // self.epochs, len(self.train_size) - 1)]
+        return self.train_size[epoch * len(self.train_size) // self.epochs]
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
