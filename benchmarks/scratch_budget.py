@@ -29,7 +29,6 @@ from _results import write_results
 from dogbreeds.data.stanford import load_stanford
 from dogbreeds.evaluate import evaluate_samples
 from dogbreeds.predict import Predictor
-from dogbreeds.registry import count_parameters, create_model
 from dogbreeds.train import TrainConfig, fit
 
 TRAIN_PHOTOS = 10_800  # the train list less the 10 % validation split
@@ -47,7 +46,8 @@ def epoch_seconds(cfg: TrainConfig, pilot_photos: tuple[int, int] = (600, 1800))
     """Seconds per epoch as ``(fixed, per_training_photo)``, from the second epoch of two short untracked runs.
 
     The second epoch is timed (from the end of the first to the end of the second), so loading and decoding the
-    photos is left out; the fixed part is validation, checkpointing and logging, which a per-photo speed misses.
+    photos is left out; the fixed part is validation and checkpointing, which a per-photo speed misses (the
+    pilots are untracked, so the real run's MLflow logging, a few metrics per epoch, is not timed).
     """
     timings = []
     for n in pilot_photos:
@@ -85,8 +85,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         result = evaluate_samples(Predictor(args.out / name), test, batch_size=64)
         rows.append({
-            "model": name, "parameters": count_parameters(create_model(name, **(
-                {"input_size": cfg.image_size} if name.startswith("study") else {}))),
+            "model": name, "parameters": card.model_args["parameters"],
             "planned_epoch_seconds": round(fixed + per_photo * TRAIN_PHOTOS, 1), "epochs": epochs,
             "train_seconds": round(seconds),
             "val_top1": card.metrics["val"]["val_top1"], "test_top1": result.metrics["top1"],
