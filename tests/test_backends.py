@@ -11,6 +11,7 @@ from dogbreeds.backends import open_runner
 from dogbreeds.catalog import iter_rows, open_catalog
 from dogbreeds.cli import main
 from dogbreeds.predict import Predictor
+from dogbreeds.transforms import Preprocess
 
 from .conftest import EXAMPLES
 
@@ -30,10 +31,10 @@ def _has_bf16() -> bool:
 def test_openvino_fp32_matches_onnx_runtime(photos: np.ndarray) -> None:
     pytest.importorskip("openvino")
     onnx, openvino = Predictor(), Predictor(backend="openvino")
-    a, b = onnx.run_arrays(photos), openvino.run_arrays(photos)
+    a, b = onnx.run_pixels(photos), openvino.run_pixels(photos)
     assert np.abs(a.probabilities - b.probabilities).max() < 1e-4
     assert np.abs(a.dog_probability - b.dog_probability).max() < 1e-4
-    last = openvino.run_arrays(photos[:3])  # a smaller last batch: shapes are dynamic
+    last = openvino.run_pixels(photos[:3])  # a smaller last batch: shapes are dynamic
     assert np.abs(last.probabilities - a.probabilities[:3]).max() < 1e-4
 
 
@@ -41,8 +42,8 @@ def test_openvino_bf16_keeps_the_answers(photos: np.ndarray) -> None:
     pytest.importorskip("openvino")
     if not _has_bf16():
         pytest.skip("this CPU has no bfloat16 instructions")
-    a = Predictor().run_arrays(photos)
-    b = Predictor(backend="openvino", precision="bf16").run_arrays(photos)
+    a = Predictor().run_pixels(photos)
+    b = Predictor(backend="openvino", precision="bf16").run_pixels(photos)
     assert not np.array_equal(a.logits, b.logits)  # bfloat16 did run: the digits differ
     assert (a.probabilities.argmax(1) == b.probabilities.argmax(1)).all()
     assert np.abs(a.probabilities - b.probabilities).max() < 0.05
@@ -51,12 +52,22 @@ def test_openvino_bf16_keeps_the_answers(photos: np.ndarray) -> None:
 def test_unusable_backend_choices_say_why(tmp_path: Path) -> None:
     from dogbreeds.predict import default_model_path
 
+    cfg = Preprocess()
     with pytest.raises(ValueError, match="bf16 use --backend openvino"):
-        open_runner(default_model_path(), precision="bf16")
+        open_runner(default_model_path(), cfg, precision="bf16")
     with pytest.raises(ValueError, match="needs a checkpoint folder with model.safetensors"):
-        open_runner(default_model_path(), backend="torch")
+        open_runner(default_model_path(), cfg, backend="torch")
     with pytest.raises(ValueError, match="backend must be one of"):
-        open_runner(default_model_path(), backend="tensorrt")
+        open_runner(default_model_path(), cfg, backend="tensorrt")
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_runners_refuse_float_batches(backend: str, photos: np.ndarray) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    predictor = Predictor(backend=backend)
+    with pytest.raises(TypeError, match="expected uint8 pixels"):
+        predictor.run_pixels(photos.astype(np.float32))
 
 
 def test_torch_backend_matches_onnx_on_a_trained_checkpoint(tmp_path: Path) -> None:
@@ -71,9 +82,9 @@ def test_torch_backend_matches_onnx_on_a_trained_checkpoint(tmp_path: Path) -> N
     cfg = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), model="dognet_test", image_size=32,
                       epochs=1, batch_size=4, val_fraction=0.25, track=False)  # fmt: skip
     fit(cfg)
-    x = np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32)
-    onnx = Predictor(tmp_path / "run").run_arrays(x)
-    torch_out = Predictor(tmp_path / "run", backend="torch").run_arrays(x)
+    x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    onnx = Predictor(tmp_path / "run").run_pixels(x)
+    torch_out = Predictor(tmp_path / "run", backend="torch").run_pixels(x)
     assert np.abs(onnx.probabilities - torch_out.probabilities).max() < 1e-4
 
 

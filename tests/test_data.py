@@ -12,7 +12,7 @@ from dogbreeds.data.folders import load_folder_tree, load_samples
 from dogbreeds.data.samples import Sample, SampleSet
 from dogbreeds.data.split import TooFewPhotosError, stratified_split
 from dogbreeds.data.stanford import load_stanford, read_annotation, read_split_list
-from dogbreeds.transforms import Preprocess, crop_to_box, eval_transform
+from dogbreeds.transforms import Preprocess, crop_to_box, eval_transform, normalise_pixels, pixels
 
 from .conftest import SHARED, needs_shared
 
@@ -125,6 +125,20 @@ def test_eval_transform_matches_timm_preprocessing() -> None:
     )(img).numpy()
     assert ours.shape == (3, 260, 260)
     assert np.abs(ours - theirs).max() < 1e-5
+
+
+def test_normalising_pixel_batches_is_bitwise_the_arithmetic() -> None:
+    import numpy as np
+
+    cfg = Preprocess(input_size=64, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    batch = np.stack([pixels(img, cfg), pixels(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), cfg)])
+    assert batch.dtype == np.uint8 and batch.shape == (2, 64, 64, 3)
+    expected = (batch.astype(np.float32) * (1.0 / 255.0) - np.float32(cfg.mean)) / np.float32(cfg.std)
+    assert np.array_equal(normalise_pixels(batch, cfg), expected.transpose(0, 3, 1, 2))
+    assert np.array_equal(eval_transform(cfg)(img), normalise_pixels(batch, cfg)[0])
+    with pytest.raises(TypeError, match="expected uint8 pixels"):
+        normalise_pixels(batch.astype(np.float32), cfg)
 
 
 @needs_shared

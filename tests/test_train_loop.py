@@ -14,6 +14,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 from dogbreeds.checkpoint import load_card  # noqa: E402
 from dogbreeds.train import TrainConfig, fit  # noqa: E402
+from dogbreeds.transforms import normalise_pixels  # noqa: E402
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
@@ -117,10 +118,11 @@ def test_scratch_model_is_calibrated_exported_and_predicts_without_a_dog_verdict
     preds = list(predictor.predict_paths(photos))
     assert all(p.dog_probability is None and p.verdict != NOT_A_DOG and p.breed in card.classes for p in preds)
     # ONNX graph == the torch model rebuilt from the checkpoint folder alone
-    arrays = np.stack([predictor.load(p) for p in photos])
-    onnx_logits = predictor.run_arrays(arrays).logits
+    pixels = np.stack([predictor.load(p) for p in photos])
+    onnx_logits = predictor.run_pixels(pixels).logits
     with torch.inference_mode():
-        torch_logits = load_model(tmp_path / "run")(torch.from_numpy(arrays))[-1].numpy()
+        images = torch.from_numpy(normalise_pixels(pixels, card.preprocess))
+        torch_logits = load_model(tmp_path / "run")(images)[-1].numpy()
     assert np.abs(onnx_logits - torch_logits).max() < 1e-4
 
 

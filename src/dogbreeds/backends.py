@@ -1,4 +1,8 @@
-"""Inference backends behind one call: ``runner(images) -> {output name: array}``.
+"""Inference backends behind one call: ``runner(pixels) -> {output name: array}``.
+
+A runner takes a batch of uint8 pixels (N x H x W x 3, resized and cropped by :func:`transforms.pixels`) and
+normalises it the way the model card says: OpenVINO inside its compiled graph (folded into the first
+convolution), the others through :func:`transforms.normalise_pixels`.
 
 - ``onnx`` (default): ONNX Runtime on the exported graph; starts in a third of a second, fp32 (or the int8 copy
   ``dogbreeds quantize`` writes).
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.runtime import cpu_threads, open_session, run_session
+from dogbreeds.transforms import Preprocess, normalise_pixels
 
 BACKENDS = ("onnx", "openvino", "torch")
 PRECISIONS = ("fp32", "bf16")
@@ -25,9 +30,11 @@ Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
 
 
 def open_runner(
-    onnx_path: Path, *, backend: str = "onnx", precision: str = "fp32", threads: int | None = None
-) -> Runner:
-    """A callable running the model of ``onnx_path`` (a checkpoint's ``model.onnx`` or a standalone ``.onnx``)."""
+    onnx_path: Path, preprocess: Preprocess, *, backend: str = "onnx", precision: str = "fp32",
+    threads: int | None = None,
+) -> Runner:  # fmt: skip
+    """A callable running the model of ``onnx_path`` (a checkpoint's ``model.onnx`` or a standalone ``.onnx``) on
+    uint8 pixel batches, normalised by ``preprocess``."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if precision not in PRECISIONS:
@@ -38,13 +45,13 @@ def open_runner(
             raise ValueError("ONNX Runtime runs fp32 (or an int8 copy from `dogbreeds quantize`); "
                              "for bf16 use --backend openvino or --backend torch")  # fmt: skip
         session = open_session(onnx_path, threads=threads)
-        return lambda images: run_session(session, images)
+        return lambda pixels: run_session(session, normalise_pixels(pixels, preprocess))
     if backend == "openvino":
-        return _openvino_runner(onnx_path, precision, threads)
-    return _torch_runner(onnx_path, precision, threads)
+        return _openvino_runner(onnx_path, preprocess, precision, threads)
+    return _torch_runner(onnx_path, preprocess, precision, threads)
 
 
-def _openvino_runner(onnx_path: Path, precision: str, threads: int) -> Runner:
+def _openvino_runner(onnx_path: Path, preprocess: Preprocess, precision: str, threads: int) -> Runner:
     try:
         import openvino as ov
     except ImportError:
@@ -53,22 +60,39 @@ def _openvino_runner(onnx_path: Path, precision: str, threads: int) -> Runner:
     if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
         raise RuntimeError("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX): use --precision fp32")
     compiled = core.compile_model(
-        core.read_model(str(onnx_path)), "CPU",
+        _with_pixel_input(core.read_model(str(onnx_path)), preprocess), "CPU",
         {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
          "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
     )  # fmt: skip
     request = compiled.create_infer_request()
     names = [port.get_any_name() for port in compiled.outputs]
 
-    def run(images: np.ndarray) -> dict[str, np.ndarray]:
-        request.infer({0: images})
+    def run(pixels: np.ndarray) -> dict[str, np.ndarray]:
+        if pixels.dtype != np.uint8:
+            raise TypeError(f"expected uint8 pixels of shape (N, H, W, 3), got {pixels.dtype} {pixels.shape}")
+        request.infer({0: pixels})
         # copies: the request's output buffers are reused by the next call
         return {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(names)}
 
     return run
 
 
-def _torch_runner(onnx_path: Path, precision: str, threads: int) -> Runner:
+def _with_pixel_input(model: Any, preprocess: Preprocess) -> Any:
+    """The OpenVINO model taking uint8 NHWC pixels: conversion, layout and ``(x - 255 mean) / (255 std)`` become
+    graph operations, which OpenVINO folds into the first convolution instead of the CPU doing them photo by
+    photo in NumPy."""
+    import openvino as ov
+    from openvino.preprocess import PrePostProcessor
+
+    ppp = PrePostProcessor(model)
+    ppp.input(0).tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    ppp.input(0).model().set_layout(ov.Layout("NCHW"))
+    steps = ppp.input(0).preprocess().convert_element_type(ov.Type.f32)
+    steps.mean([255.0 * m for m in preprocess.mean]).scale([255.0 * s for s in preprocess.std])
+    return ppp.build()
+
+
+def _torch_runner(onnx_path: Path, preprocess: Preprocess, precision: str, threads: int) -> Runner:
     folder = onnx_path.parent
     if not (folder / "model.safetensors").exists():
         raise ValueError(f"the torch backend needs a checkpoint folder with model.safetensors; {onnx_path} has "
@@ -83,9 +107,10 @@ def _torch_runner(onnx_path: Path, precision: str, threads: int) -> Runner:
     model = load_model(folder)
 
     @torch.inference_mode()
-    def run(images: np.ndarray) -> dict[str, np.ndarray]:
+    def run(pixels: np.ndarray) -> dict[str, np.ndarray]:
+        images = torch.from_numpy(normalise_pixels(pixels, preprocess))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out: Any = model(torch.from_numpy(images))
+            out: Any = model(images)
         outputs = (out,) if isinstance(out, torch.Tensor) else out
         return {name: t.float().numpy() for name, t in zip(model.output_names, outputs, strict=True)}
 

@@ -175,7 +175,7 @@ class Classifier:
             if p.array is not None and id(p) not in reuse:
                 first.setdefault(p.sha256, p)
         ready = list(first.values())
-        out = self.predictor.run_arrays(np.stack([p.array for p in ready])) if ready else None
+        out = self.predictor.run_pixels(np.stack([p.array for p in ready])) if ready else None
         index = {p.sha256: i for i, p in enumerate(ready)}
         stamp = catalog.now()
         for p in batch:

@@ -66,7 +66,7 @@ def evaluate_samples(
             errors.update({str(s.path): a for s, a in part if isinstance(a, str)})
             good = [(s, a) for s, a in part if not isinstance(a, str)]
             if good:
-                out = predictor.run_arrays(np.stack([a for _, a in good]))
+                out = predictor.run_pixels(np.stack([a for _, a in good]))
                 logits.append(out.logits / predictor.card.temperature)
                 dog.append(out.dog_probability)
                 kept.extend(s for s, _ in good)

@@ -6,6 +6,7 @@ Behind ``dogbreeds predict``, ``evaluate`` and every later front end. Imports ne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -19,7 +20,7 @@ from dogbreeds.checkpoint import ONNX_NAME, ModelCard, load_card
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.metrics import softmax
 from dogbreeds.parallel import batched, map_ahead
-from dogbreeds.transforms import eval_transform
+from dogbreeds.transforms import pixels
 from dogbreeds.verdicts import dog_mass
 
 DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
@@ -63,7 +64,7 @@ class Prediction:
 
 @dataclass
 class BatchOutput:
-    """Raw outputs for a batch of arrays: calibrated breed probabilities and the ImageNet dog mass."""
+    """Raw outputs for a batch of photos: calibrated breed probabilities and the ImageNet dog mass."""
 
     probabilities: np.ndarray  # N x 120
     dog_probability: np.ndarray  # N; NaN for a model without an ImageNet head (it cannot say "not a dog")
@@ -79,10 +80,12 @@ class Predictor:
     ) -> None:  # fmt: skip
         self.path = resolve_model_path(model)
         self.card: ModelCard = load_card(self.path)
-        self.runner = open_runner(self.path, backend=backend, precision=precision, threads=threads)
-        self.transform = eval_transform(self.card.preprocess)
+        self.runner = open_runner(self.path, self.card.preprocess, backend=backend, precision=precision,
+                                  threads=threads)  # fmt: skip
+        self.transform = functools.partial(pixels, cfg=self.card.preprocess)  # photo -> what run_pixels takes
 
-    def run_arrays(self, batch: np.ndarray) -> BatchOutput:
+    def run_pixels(self, batch: np.ndarray) -> BatchOutput:
+        """Run a batch of :attr:`transform` outputs (uint8, N x H x W x 3); the backend normalises it."""
         out = self.runner(batch)
         logits = out["breed_logits"]
         dog = dog_mass(out["imagenet_logits"]) if "imagenet_logits" in out else np.full(len(logits), np.nan)
@@ -128,7 +131,7 @@ class Predictor:
         loaded = map_ahead(lambda p: (p, load(p)), paths, ahead=4 * batch_size)
         for batch in batched(loaded, batch_size):
             good = [a for _, a in batch if not isinstance(a, str)]
-            out = self.run_arrays(np.stack(good)) if good else None
+            out = self.run_pixels(np.stack(good)) if good else None
             row = 0
             for p, a in batch:
                 if isinstance(a, str):

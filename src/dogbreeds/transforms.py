@@ -7,6 +7,7 @@ pixels its head was fitted on. The training transform is built from torchvision 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -77,15 +78,43 @@ def resize_center_crop(img: Image.Image, cfg: Preprocess) -> Image.Image:
     return img.crop((left, top, left + cfg.input_size, top + cfg.input_size))
 
 
+def pixels(img: Image.Image, cfg: Preprocess) -> np.ndarray:
+    """The model's view of a photo as uint8 HWC RGB (resized and centre-cropped, not yet normalised).
+
+    Inference batches travel as these: four times smaller than floats, and a runtime that normalises inside its
+    graph (OpenVINO) never needs the float copy at all.
+    """
+    return np.asarray(resize_center_crop(img, cfg))
+
+
+def normalise_pixels(batch: np.ndarray, cfg: Preprocess) -> np.ndarray:
+    """uint8 NHWC RGB -> float32 NCHW, ``(x / 255 - mean) / std``, through a 256-entry table per channel.
+
+    The table holds exactly what the arithmetic gives for each of the 256 values, so the result is bitwise the
+    same; one lookup into a preallocated array replaces four full-size temporaries.
+    """
+    if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[-1] != 3:
+        raise TypeError(f"expected uint8 pixels of shape (N, H, W, 3), got {batch.dtype} {batch.shape}")
+    out = np.empty((batch.shape[0], 3, *batch.shape[1:3]), np.float32)
+    for c, table in enumerate(_normalise_tables(cfg.mean, cfg.std)):
+        np.take(table, batch[..., c], out=out[:, c], mode="clip")  # uint8 indices never clip
+    return out
+
+
+@functools.cache
+def _normalise_tables(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    levels = np.arange(256, dtype=np.float32) * (1.0 / 255.0)
+    return (levels[None] - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
+
+
 def normalise(img: Image.Image, cfg: Preprocess) -> np.ndarray:
-    """uint8 HWC RGB -> float32 CHW, ``(x / 255 - mean) / std``."""
-    arr = np.asarray(img, dtype=np.float32) * (1.0 / 255.0)
-    arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+    """uint8 HWC RGB image -> float32 CHW, ``(x / 255 - mean) / std``."""
+    return normalise_pixels(np.asarray(img)[None], cfg)[0]
 
 
 def eval_transform(cfg: Preprocess) -> Callable[[Image.Image], np.ndarray]:
-    """The single evaluation transform shared by evaluate, predict, classify, feature extraction and export."""
+    """The single evaluation transform (floats) shared by evaluation, feature extraction and export; the ONNX
+    inference path runs :func:`pixels` and lets its runtime normalise the batch."""
 
     def transform(img: Image.Image) -> np.ndarray:
         return normalise(resize_center_crop(img, cfg), cfg)
