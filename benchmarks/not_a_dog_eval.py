@@ -12,8 +12,10 @@ Images without a dog, by source:
   come from ImageNet photos the backbone saw as dog photos, so they are a hard case, not an easy one;
 - any ``FOLDER`` given (``folders``).
 
-With ``--stanford`` the same whole-frame photos (the dogs, ``fullframe224-train-sample`` and ``fullres-sample``)
-say how many dogs are wrongly called ``not_a_dog``. Writes benchmarks/results/not_a_dog_eval.{json,md}.
+The packaged images need scikit-image and scikit-learn installed (``pip install scikit-image scikit-learn``);
+without them only matplotlib's few samples count. With ``--stanford`` the same whole-frame photos (the dogs,
+``fullframe224-train-sample`` and ``fullres-sample``) say how many dogs are wrongly called ``not_a_dog``. Writes
+benchmarks/results/not_a_dog_eval.{json,md}.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PIL import Image
 from dogbreeds.data.images import iter_image_files, load_rgb
 from dogbreeds.data.stanford import read_annotation
 from dogbreeds.predict import NOT_A_DOG, Predictor
+from dogbreeds.verdicts import dog_score
 
 WHOLE_FRAME = ("fullres-sample", "fullframe224-train-sample")
 
@@ -91,12 +94,16 @@ def main() -> None:
             r = results["stanford dogs, whole frame"]
             rows.append(["stanford dogs, whole frame", "yes", r["images"], f"{r['rate']:.1%}"])
     sets_only = {k: v for k, v in results.items() if isinstance(v, dict)}
-    card_threshold = predictor.card.verdicts.min_dog_probability
+    v = predictor.card.verdicts
+    rules = [(v.dog_score_power, t) for t in sorted({0.2, 0.25, round(v.min_dog_score, 3), 0.35, 0.4})]
+    rules += [(0.0, t) for t in (0.4, 0.45, 0.495, 0.55, 0.6)]  # the ImageNet dog mass alone
     write_results(
         "not_a_dog_eval", results, title=f"not_a_dog verdicts ({predictor.card.id})",
         notes=["Targets: >= 95 % of images without a dog get not_a_dog; >= 98 % of dog photos do not.",
-               f"The model's threshold ({card_threshold:.3f}, from its validation dogs) and others, on the same sets:",
-               "", *threshold_sweep(sets_only, sorted({0.3, 0.4, round(card_threshold, 3), 0.6})), ""],
+               f"not_a_dog when dog mass x (top breed probability)^{v.dog_score_power:g} < {v.min_dog_score:.3f} "
+               "(the model's rule, threshold from its validation dogs); other thresholds, and the dog mass alone "
+               "(power 0, the rule before), on the same sets:",
+               "", *threshold_sweep(sets_only, rules), ""],
         header=["images", "dog in it", "n", "rate (not_a_dog without a dog; not not_a_dog with one)"], rows=rows,
     )  # fmt: skip
 
@@ -109,22 +116,24 @@ def verdict_counts(predictor: Predictor, photos: list[Path], *, dogs: bool) -> d
         "images": len(got), "right": len(got) - len(wrong),
         "rate": (len(got) - len(wrong)) / len(got) if got else float("nan"),
         "dog_probabilities": [p.dog_probability for p in got],
+        "top_probabilities": [p.probability for p in got],
         "wrong": [{"path": p.path, "verdict": p.verdict, "dog_probability": p.dog_probability, "breed": p.name}
                   for p in wrong],
     }  # fmt: skip
 
 
-def threshold_sweep(results: dict[str, dict], thresholds: list[float]) -> list[str]:
-    """What other not_a_dog thresholds would give on these same sets (a trade-off to read, not to tune on)."""
-    lines = ["| dog-probability threshold | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
-    for t in thresholds:
+def threshold_sweep(results: dict[str, dict], rules: list[tuple[float, float]]) -> list[str]:
+    """What other not_a_dog rules (power, threshold) would give on these same sets (a trade-off to read, not to
+    tune on)."""
+    lines = ["| power | threshold | " + " | ".join(results) + " |", "|---" * (len(results) + 2) + "|"]
+    for power, t in rules:
         cells = []
         for name, r in results.items():
-            probs = r["dog_probabilities"]
+            pairs = list(zip(r["dog_probabilities"], r["top_probabilities"], strict=True))
             has_dog = name.startswith("stanford dogs")
-            right = sum((q is not None and q >= t) == has_dog for q in probs)
-            cells.append(f"{right / len(probs):.1%}" if probs else "-")
-        lines.append(f"| {t:.3f} | " + " | ".join(cells) + " |")
+            right = sum((q is not None and dog_score(q, top, power) >= t) == has_dog for q, top in pairs)
+            cells.append(f"{right / len(pairs):.1%}" if pairs else "-")
+        lines.append(f"| {power:g} | {t:.3f} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -83,4 +83,28 @@ def test_verdict_thresholds_reach_the_target_accuracy_and_keep_dogs() -> None:
     v = choose_thresholds(probs, labels, dog, target_accuracy=0.9, dog_recall=0.99)
     kept = probs.max(1) >= v.min_probability
     assert (probs.argmax(1)[kept] == 0).mean() >= 0.9 and 0.5 < v.min_probability < 1
-    assert (dog >= v.min_dog_probability).mean() >= 0.99 and v.min_dog_probability <= MAX_DOG_THRESHOLD
+    score = dog * probs.max(1) ** v.dog_score_power
+    assert v.dog_score_power == 0.5 and v.min_dog_score <= MAX_DOG_THRESHOLD
+    assert 0.985 <= (score >= v.min_dog_score).mean() <= 0.995  # the 1 % of dogs below it, not more nor fewer
+
+
+def test_not_a_dog_asks_for_a_dog_and_a_breed() -> None:
+    """A dog small in the frame (low ImageNet dog mass, breed recognised) stays a dog; a kennel the backbone
+    finds dog-like (high mass, no breed recognised) does not; cards from before the score judge by mass alone."""
+    from dataclasses import asdict
+
+    from dogbreeds.checkpoint import ModelCard
+    from dogbreeds.predict import DOG, NOT_A_DOG, UNSURE, Predictor
+
+    card = asdict(Predictor().card) | {"names": []}
+    predictor = Predictor()
+    card["verdicts"] = {"min_dog_score": 0.4, "min_probability": 0.5, "min_margin": 0.0, "dog_score_power": 0.5}
+    predictor.card = ModelCard.from_dict(card)
+    confident, doubtful = np.array([0.96, 0.02, 0.02]), np.array([0.3, 0.3, 0.4])
+    assert predictor.verdict(confident, 0.42) == DOG  # 0.42 * 0.98 >= 0.4
+    assert predictor.verdict(doubtful, 0.6) == NOT_A_DOG  # 0.6 * 0.63 < 0.4
+    assert predictor.verdict(doubtful, 0.9) == UNSURE
+    card["verdicts"] = {"min_dog_probability": 0.45, "min_probability": 0.5, "min_margin": 0.0}  # an old card
+    predictor.card = ModelCard.from_dict(card)
+    assert predictor.card.verdicts.min_dog_score == 0.45 and predictor.card.verdicts.dog_score_power == 0.0
+    assert predictor.verdict(confident, 0.42) == NOT_A_DOG and predictor.verdict(doubtful, 0.6) == UNSURE

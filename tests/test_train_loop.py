@@ -112,7 +112,7 @@ def test_scratch_model_is_calibrated_exported_and_predicts_without_a_dog_verdict
         )
     )
     assert {"val_top1_with_flip", "val_top1_without_flip"} <= set(card.metrics["val"])
-    assert card.temperature > 0 and card.verdicts.min_dog_probability == 0.0  # no ImageNet head: never not_a_dog
+    assert card.temperature > 0 and card.verdicts.min_dog_score == 0.0  # no ImageNet head: never not_a_dog
     predictor = Predictor(tmp_path / "run")
     photos = sorted(tiny_tree.rglob("*.jpg"))[:4]
     preds = list(predictor.predict_paths(photos))

@@ -29,9 +29,19 @@ FORMAT_VERSION = 1
 class Verdicts:
     """Thresholds that turn probabilities into ``dog`` / ``unsure`` / ``not_a_dog`` verdicts."""
 
-    min_dog_probability: float = 0.5  # mass of the ImageNet dog classes; below it the photo is "not_a_dog"
+    min_dog_score: float = 0.5  # below it the photo is "not_a_dog" (see dog_score_power)
     min_probability: float = 0.4  # calibrated top-1 breed probability; below it the breed is "unsure"
     min_margin: float = 0.0  # top-1 minus top-2 probability; below it "unsure"
+    # The dog score is the ImageNet head's mass on dog classes times the top breed probability to this power:
+    # 0 is the mass alone (cards before it); 0.5 also asks the breed head to recognise a breed.
+    dog_score_power: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdicts:
+        d = dict(d)
+        if "min_dog_probability" in d:  # cards written before the dog score: a threshold on the mass alone
+            d["min_dog_score"] = d.pop("min_dog_probability")
+        return cls(**d)
 
 
 @dataclass
@@ -77,7 +87,7 @@ class ModelCard:
         if version > FORMAT_VERSION:
             raise ValueError(f"model card format {version} is newer than this dogbreeds understands ({FORMAT_VERSION})")
         d["preprocess"] = Preprocess.from_dict(d["preprocess"])
-        d["verdicts"] = Verdicts(**d.get("verdicts", {}))
+        d["verdicts"] = Verdicts.from_dict(d.get("verdicts", {}))
         return cls(**d)
 
 

@@ -25,7 +25,8 @@ def add_catalog_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="threads reading and decoding photos")
     p.add_argument("--min-probability", type=float, help="below this top breed probability the verdict is unsure")
-    p.add_argument("--min-dog-probability", type=float, help="below this dog probability the verdict is not_a_dog")
+    p.add_argument("--min-dog-score", "--min-dog-probability", dest="min_dog_score", type=float,
+                   help="below this dog score (dog probability x sqrt(top breed probability)) the verdict is not_a_dog")
     p.set_defaults(func=cmd_classify)
     e = sub.add_parser("export", help="export the catalog as CSV, JSON or Parquet")
     e.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
@@ -63,8 +64,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     predictor = Predictor(args.model, backend=args.backend, precision=args.precision)
     if args.min_probability is not None:
         predictor.card.verdicts.min_probability = args.min_probability
-    if args.min_dog_probability is not None:
-        predictor.card.verdicts.min_dog_probability = args.min_dog_probability
+    if args.min_dog_score is not None:
+        predictor.card.verdicts.min_dog_score = args.min_dog_score
     engine = open_catalog(args.db)
     stats = Classifier(predictor, engine, batch_size=args.batch_size, workers=args.workers).run(args.folders)
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_verdict.items())) or "none"

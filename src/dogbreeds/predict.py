@@ -21,7 +21,7 @@ from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.metrics import softmax
 from dogbreeds.parallel import batched, map_ahead
 from dogbreeds.transforms import pixels
-from dogbreeds.verdicts import dog_mass
+from dogbreeds.verdicts import dog_mass, dog_score
 
 DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
 
@@ -96,9 +96,9 @@ class Predictor:
 
     def verdict(self, probs: np.ndarray, dog_probability: float) -> str:
         v = self.card.verdicts
-        if dog_probability < v.min_dog_probability:  # False for NaN: no ImageNet head, no "not a dog"
-            return NOT_A_DOG
         top2 = np.sort(probs)[-2:]
+        if dog_score(dog_probability, top2[1], v.dog_score_power) < v.min_dog_score:  # False for NaN: no ImageNet
+            return NOT_A_DOG  # head, no "not a dog"
         if top2[1] < v.min_probability or top2[1] - top2[0] < v.min_margin:
             return UNSURE
         return DOG

@@ -350,7 +350,7 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
         dog_mass(imagenet.numpy()) if imagenet is not None else np.ones(len(logits)),
     )  # fmt: skip
     if imagenet is None:  # no ImageNet head: this model cannot say "not a dog"
-        verdicts.min_dog_probability = 0.0
+        verdicts.min_dog_score = 0.0
     card = ModelCard(
         model="finetune" if finetune else cfg.model, backbone=cfg.model,
         backbone_weights=weights_source(cfg.model, cfg.weights) if finetune else "scratch",

@@ -44,6 +44,8 @@ class FeaturesConfig:
     limit_per_class: int | None = None
     box_margin: float = 0.1
     target_accuracy: float = 0.95  # photos called "dog" must be right this often on validation; the rest "unsure"
+    dog_recall: float = 0.995  # validation dogs the not_a_dog threshold keeps
+    dog_score_power: float = 0.5  # weight of the breed probability in the dog score (verdicts.dog_score)
 
     def __post_init__(self) -> None:
         if self.prior not in ("auto", "imagenet", "none"):
@@ -134,7 +136,7 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     temperature = fit_temperature(val_logits, val.labels)
     verdicts = choose_thresholds(
         softmax(val_logits / temperature), val.labels, _dog_mass(backbone, val.averaged),
-        target_accuracy=cfg.target_accuracy,
+        target_accuracy=cfg.target_accuracy, dog_recall=cfg.dog_recall, dog_score_power=cfg.dog_score_power,
     )  # fmt: skip
     # Refit on every training photo; the temperature fitted on held-out photos carries over.
     head = fit_linear_head(
