@@ -25,8 +25,13 @@ def add_catalog_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="threads reading and decoding photos")
     p.add_argument("--min-probability", type=float, help="below this top breed probability the verdict is unsure")
-    p.add_argument("--min-dog-score", "--min-dog-probability", dest="min_dog_score", type=float,
-                   help="below this dog score (dog probability x sqrt(top breed probability)) the verdict is not_a_dog")
+    p.add_argument(
+        "--min-dog-score",
+        "--min-dog-probability",
+        dest="min_dog_score",
+        type=float,
+        help="below this dog score (dog probability x sqrt(top breed probability)) the verdict is not_a_dog",
+    )
     p.set_defaults(func=cmd_classify)
     e = sub.add_parser("export", help="export the catalog as CSV, JSON or Parquet")
     e.add_argument("--db", help="SQLAlchemy URL or SQLite file (default: dogbreeds.db here)")
