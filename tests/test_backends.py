@@ -62,12 +62,40 @@ def test_unusable_backend_choices_say_why(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
+def test_runners_normalise_each_channel_by_its_own_mean_and_std(backend: str, tmp_path: Path) -> None:
+    """On an identity graph the runner's output is its normalisation: ImageNet's mean and std differ per channel,
+    so a swapped or misordered channel would show (the shipped model's 0.5 everywhere would hide it)."""
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from dogbreeds.transforms import normalise_pixels
+
+    shape = ["n", 3, 8, 8]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["images"], ["breed_logits"])], "identity",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("breed_logits", TensorProto.FLOAT, shape)],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "identity.onnx")
+    cfg = Preprocess(input_size=8, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    out = open_runner(tmp_path / "identity.onnx", cfg, backend=backend)(pixels)["breed_logits"]
+    assert np.abs(out - normalise_pixels(pixels, cfg)).max() < 1e-5
+
+
+@pytest.mark.parametrize("backend", ["onnx", "openvino"])
 def test_runners_refuse_float_batches(backend: str, photos: np.ndarray) -> None:
     if backend == "openvino":
         pytest.importorskip("openvino")
     predictor = Predictor(backend=backend)
     with pytest.raises(TypeError, match="expected uint8 pixels"):
         predictor.run_pixels(photos.astype(np.float32))
+    with pytest.raises(TypeError, match="expected uint8 pixels"):
+        predictor.run_pixels(np.ascontiguousarray(photos.transpose(0, 3, 1, 2)))  # channels first
 
 
 def test_torch_backend_matches_onnx_on_a_trained_checkpoint(tmp_path: Path) -> None:

@@ -358,3 +358,11 @@ def test_cli_classify_thresholds_override_the_card(tmp_path: Path) -> None:
     assert main(["classify", str(folder), "--db", db, "--min-probability", "1.01"]) == 0
     verdicts = {r["verdict"] for r in iter_rows(open_catalog(db))}
     assert "dog" not in verdicts and "unsure" in verdicts
+    # the card's dog score, and the dog probability alone under the old flag: each row's verdict follows its rule
+    for flag, score in (("--min-dog-score", lambda r: r["dog_probability"] * r["probability"] ** 0.5),
+                        ("--min-dog-probability", lambda r: r["dog_probability"])):  # fmt: skip
+        db = str(tmp_path / f"{flag}.db")
+        assert main(["classify", str(folder), "--db", db, flag, "0.65"]) == 0
+        rows = [r for r in iter_rows(open_catalog(db)) if r["verdict"] != "unreadable"]
+        assert {r["path"] for r in rows if r["verdict"] == "not_a_dog"} == {r["path"] for r in rows if score(r) < 0.65}
+    assert main(["classify", str(folder), "--db", db, "--min-dog-score", "0.5", "--min-dog-probability", "0.5"]) == 2

@@ -136,7 +136,8 @@ def test_normalising_pixel_batches_is_bitwise_the_arithmetic() -> None:
     assert batch.dtype == np.uint8 and batch.shape == (2, 64, 64, 3)
     expected = (batch.astype(np.float32) * (1.0 / 255.0) - np.float32(cfg.mean)) / np.float32(cfg.std)
     assert np.array_equal(normalise_pixels(batch, cfg), expected.transpose(0, 3, 1, 2))
-    assert np.array_equal(eval_transform(cfg)(img), normalise_pixels(batch, cfg)[0])
+    assert np.array_equal(eval_transform(cfg)(img), expected[0].transpose(2, 0, 1))
+    assert Preprocess(mean=[0.5, 0.5, 0.5]).mean == (0.5, 0.5, 0.5)  # lists from YAML or JSON become tuples
     with pytest.raises(TypeError, match="expected uint8 pixels"):
         normalise_pixels(batch.astype(np.float32), cfg)
 

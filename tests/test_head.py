@@ -104,7 +104,13 @@ def test_not_a_dog_asks_for_a_dog_and_a_breed() -> None:
     assert predictor.verdict(confident, 0.42) == DOG  # 0.42 * 0.98 >= 0.4
     assert predictor.verdict(doubtful, 0.6) == NOT_A_DOG  # 0.6 * 0.63 < 0.4
     assert predictor.verdict(doubtful, 0.9) == UNSURE
-    card["verdicts"] = {"min_dog_probability": 0.45, "min_probability": 0.5, "min_margin": 0.0}  # an old card
+    assert predictor.verdict(confident, float("nan")) == DOG  # a model without an ImageNet head never says it
+    card["verdicts"] = {
+        "min_dog_probability": 0.45,
+        "min_probability": 0.5,
+        "min_margin": 0.0,
+        "dog_score_power": 0.5,
+    }  # an old card, even one naming a power, judges by the mass alone
     predictor.card = ModelCard.from_dict(card)
     assert predictor.card.verdicts.min_dog_score == 0.45 and predictor.card.verdicts.dog_score_power == 0.0
     assert predictor.verdict(confident, 0.42) == NOT_A_DOG and predictor.verdict(doubtful, 0.6) == UNSURE

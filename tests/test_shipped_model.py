@@ -43,6 +43,9 @@ def test_sample_photos_get_their_breed_and_the_cat_is_not_a_dog(capsys: pytest.C
 def test_one_photo_prints_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["predict", str(EXAMPLES / "pug.jpg")]) == 0
     assert capsys.readouterr().out.startswith("This dog is probably a pug (")
+    assert main(["predict", str(EXAMPLES / "cat (not a dog).jpg")]) == 0
+    said = " ".join(capsys.readouterr().out.split())  # the terminal may wrap the line
+    assert said.startswith("This does not look like a dog (dog probability") and "best breed guess" in said
 
 
 def test_unreadable_only_input_exits_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

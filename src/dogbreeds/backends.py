@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.runtime import cpu_threads, open_session, run_session
-from dogbreeds.transforms import Preprocess, normalise_pixels
+from dogbreeds.transforms import Preprocess, check_pixels, normalise_pixels
 
 BACKENDS = ("onnx", "openvino", "torch")
 PRECISIONS = ("fp32", "bf16")
@@ -68,8 +68,7 @@ def _openvino_runner(onnx_path: Path, preprocess: Preprocess, precision: str, th
     names = [port.get_any_name() for port in compiled.outputs]
 
     def run(pixels: np.ndarray) -> dict[str, np.ndarray]:
-        if pixels.dtype != np.uint8:
-            raise TypeError(f"expected uint8 pixels of shape (N, H, W, 3), got {pixels.dtype} {pixels.shape}")
+        check_pixels(pixels)
         request.infer({0: pixels})
         # copies: the request's output buffers are reused by the next call
         return {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(names)}

@@ -22,7 +22,7 @@ from dogbreeds.breeds import BREED_IDS, human_name
 from dogbreeds.transforms import Preprocess
 
 CARD_NAME, WEIGHTS_NAME, ONNX_NAME = "model.json", "model.safetensors", "model.onnx"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: verdicts by dog score (min_dog_score, dog_score_power)
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Verdicts:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdicts:
         d = dict(d)
-        if "min_dog_probability" in d:  # cards written before the dog score: a threshold on the mass alone
-            d["min_dog_score"] = d.pop("min_dog_probability")
+        if "min_dog_score" not in d and "min_dog_probability" in d:  # a card from before the dog score
+            d["min_dog_score"], d["dog_score_power"] = d.pop("min_dog_probability"), 0.0  # the mass alone
         return cls(**d)
 
 

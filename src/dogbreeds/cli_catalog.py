@@ -27,10 +27,14 @@ def add_catalog_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-probability", type=float, help="below this top breed probability the verdict is unsure")
     p.add_argument(
         "--min-dog-score",
-        "--min-dog-probability",
-        dest="min_dog_score",
         type=float,
-        help="below this dog score (dog probability x sqrt(top breed probability)) the verdict is not_a_dog",
+        help="below this dog score (dog probability x top breed probability ** the card's dog_score_power) the "
+        "verdict is not_a_dog",
+    )
+    p.add_argument(
+        "--min-dog-probability",
+        type=float,
+        help="judge by the dog probability alone (the rule before the dog score): below it, not_a_dog",
     )
     p.set_defaults(func=cmd_classify)
     e = sub.add_parser("export", help="export the catalog as CSV, JSON or Parquet")
@@ -69,8 +73,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
     predictor = Predictor(args.model, backend=args.backend, precision=args.precision)
     if args.min_probability is not None:
         predictor.card.verdicts.min_probability = args.min_probability
+    if args.min_dog_score is not None and args.min_dog_probability is not None:
+        raise ValueError("give --min-dog-score or --min-dog-probability, not both")
     if args.min_dog_score is not None:
         predictor.card.verdicts.min_dog_score = args.min_dog_score
+    if args.min_dog_probability is not None:
+        predictor.card.verdicts.min_dog_score = args.min_dog_probability
+        predictor.card.verdicts.dog_score_power = 0.0
     engine = open_catalog(args.db)
     stats = Classifier(predictor, engine, batch_size=args.batch_size, workers=args.workers).run(args.folders)
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_verdict.items())) or "none"

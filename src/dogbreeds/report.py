@@ -120,7 +120,8 @@ def _mlflow_epochs_seconds(folder: Path, tracking_uri: str | None) -> float | No
 
 
 def inference_speed(predictor: Predictor, *, batch: int = 16, seconds: float = 3.0) -> float:
-    """Images/s of the ONNX graph alone on a fixed batch (decoding excluded), after one warm-up batch."""
+    """Images/s of the model alone on a fixed batch of pixels (decoding excluded; normalising included, in the
+    graph on OpenVINO), after one warm-up batch."""
     size = predictor.card.preprocess.input_size
     x = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
     predictor.run_pixels(x)

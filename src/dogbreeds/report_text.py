@@ -19,7 +19,8 @@ def sentence(p: Prediction) -> str:
     if p.error is not None:
         return f"Could not read this photo: {p.error}"
     if p.verdict == NOT_A_DOG:
-        return f"This does not look like a dog (dog probability {p.dog_probability:.1%})"
+        guess = f"; best breed guess {p.name} at {p.probability:.1%}" if p.name else ""
+        return f"This does not look like a dog (dog probability {p.dog_probability:.1%}{guess})"
     if p.verdict == UNSURE:
         return f"Unsure: perhaps a {p.name} ({p.probability:.1%}); a volunteer should check"
     return f"This dog is probably a {p.name} ({p.probability:.1%})"

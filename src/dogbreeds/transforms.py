@@ -1,7 +1,8 @@
 """Transforms as pure factory functions.
 
-The evaluation transform is NumPy + Pillow only, so the inference path (predict, classify, serve) never imports
-torch; training and feature extraction use the very same function, so the shipped ONNX model sees exactly the
+Evaluation preprocessing is NumPy + Pillow only, in two steps: :func:`pixels` (resize, centre crop) and
+:func:`normalise_pixels`. The inference path (predict, evaluate, classify) runs them without ever importing torch;
+feature extraction runs the same two steps (:func:`eval_transform`), so the shipped ONNX model sees exactly the
 pixels its head was fitted on. The training transform is built from torchvision lazily.
 """
 
@@ -32,6 +33,8 @@ class Preprocess:
     interpolation: str = "bicubic"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", tuple(map(float, self.mean)))  # hashable: normalising tables are cached
+        object.__setattr__(self, "std", tuple(map(float, self.std)))
         if self.interpolation not in _INTERPOLATION:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, not {self.interpolation!r}")
         if not 0 < self.crop_pct <= 1:
@@ -93,12 +96,17 @@ def normalise_pixels(batch: np.ndarray, cfg: Preprocess) -> np.ndarray:
     The table holds exactly what the arithmetic gives for each of the 256 values, so the result is bitwise the
     same; one lookup into a preallocated array replaces four full-size temporaries.
     """
-    if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[-1] != 3:
-        raise TypeError(f"expected uint8 pixels of shape (N, H, W, 3), got {batch.dtype} {batch.shape}")
+    check_pixels(batch)
     out = np.empty((batch.shape[0], 3, *batch.shape[1:3]), np.float32)
     for c, table in enumerate(_normalise_tables(cfg.mean, cfg.std)):
         np.take(table, batch[..., c], out=out[:, c], mode="clip")  # uint8 indices never clip
     return out
+
+
+def check_pixels(batch: np.ndarray) -> None:
+    """Refuse anything but a uint8 RGB batch, in words, before a runtime fails on it in its own."""
+    if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[-1] != 3:
+        raise TypeError(f"expected uint8 pixels of shape (N, H, W, 3), got {batch.dtype} {batch.shape}")
 
 
 @functools.cache
@@ -108,13 +116,13 @@ def _normalise_tables(mean: tuple[float, ...], std: tuple[float, ...]) -> np.nda
 
 
 def normalise(img: Image.Image, cfg: Preprocess) -> np.ndarray:
-    """uint8 HWC RGB image -> float32 CHW, ``(x / 255 - mean) / std``."""
+    """RGB image -> float32 CHW, ``(x / 255 - mean) / std``."""
     return normalise_pixels(np.asarray(img)[None], cfg)[0]
 
 
 def eval_transform(cfg: Preprocess) -> Callable[[Image.Image], np.ndarray]:
-    """The single evaluation transform (floats) shared by evaluation, feature extraction and export; the ONNX
-    inference path runs :func:`pixels` and lets its runtime normalise the batch."""
+    """The evaluation transform as floats, for PyTorch: feature extraction, int8 calibration. The inference path
+    (predict, evaluate, classify) runs :func:`pixels` and lets its runtime normalise the batch the same way."""
 
     def transform(img: Image.Image) -> np.ndarray:
         return normalise(resize_center_crop(img, cfg), cfg)
