@@ -4,18 +4,23 @@
 
 For each backbone: a one-pass model (the backbone, its ImageNet head, a breed head from its ImageNet rows;
 speed does not depend on the head's values) exported to ONNX, and an int8 copy of it. Each runtime (ONNX Runtime
-fp32 and int8; OpenVINO fp32, bf16 and int8, when installed) runs ``dogbreeds classify`` (the Classifier:
-read-ahead decoding threads, batches, one transaction per batch) on the same test-list crops into a fresh SQLite
-catalog, side by side in one run with the loop people write first: for each photo, open, resize, normalise, call
-the eager PyTorch model, write a row. Each catalog's top-1 against the photos' labels says what a faster runtime
-costs in accuracy. Writes benchmarks/results/classify_speed.{json,md}.
+fp32 and int8; OpenVINO fp32, bf16 and int8, when installed) runs the ``dogbreeds classify`` command in a fresh
+process (read-ahead decoding threads, batches, one transaction per batch) on the same test-list crops into a
+fresh SQLite catalog, then the model alone in another fresh process; side by side in one run with the loop
+people write first: for each photo, open, resize, normalise, call the eager PyTorch model, write a row. Each
+catalog's top-1 against the photos' labels says what a faster runtime costs in accuracy. Writes
+benchmarks/results/classify_speed.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,15 +33,12 @@ from dogbreeds.backbones import backbone_preprocess, create_backbone
 from dogbreeds.breeds import BREED_IDS
 from dogbreeds.catalog import iter_rows, open_catalog
 from dogbreeds.checkpoint import ModelCard, save_card
-from dogbreeds.classify import Classifier
 from dogbreeds.data.images import load_rgb
 from dogbreeds.data.stanford import load_stanford
 from dogbreeds.finetune import breed_head_from_imagenet
 from dogbreeds.models import BreedModel
 from dogbreeds.onnx_export import export_onnx
-from dogbreeds.predict import Predictor
 from dogbreeds.quantize import quantize_model
-from dogbreeds.report import inference_speed
 from dogbreeds.transforms import eval_transform
 
 
@@ -51,18 +53,36 @@ def one_pass_model(name: str, folder: Path) -> tuple[BreedModel, Path]:
     return model, folder / "model.onnx"
 
 
+MODEL_ALONE = """
+import sys
+from dogbreeds.predict import Predictor
+from dogbreeds.report import inference_speed
+print(inference_speed(Predictor(sys.argv[1], backend=sys.argv[2], precision=sys.argv[3]), batch=16, seconds=3.0))
+"""
+
+
 def classify_run(
-    onnx: Path, photos: Path, db: Path, labels: dict[str, str], **backend: str
+    onnx: Path, photos: Path, db: Path, labels: dict[str, str], *, backend: str = "onnx", precision: str = "fp32"
 ) -> tuple[float, float, float]:
     """Photos/s of ``dogbreeds classify`` into a fresh catalog, the catalog's top-1 against ``labels``, and the
-    photos/s of the model alone on the same runtime (random pixels, same batch size) right after: this shared
-    machine's speed drifts by a quarter from hour to hour, and the ratio of the two says what the pipeline
-    around the model costs whatever the drift."""
-    predictor = Predictor(onnx, **backend)
-    stats = Classifier(predictor, open_catalog(str(db)), batch_size=16).run([photos])
+    photos/s of the model alone on the same runtime (random pixels, same batch size) right after.
+
+    Each is a fresh process, as a user runs the command: runtimes measured one after another in one process
+    disturb one another (thread pools of the one before). The rate is the one ``classify`` prints (the walk to
+    the last row; imports and model loading excluded). The shared machine's speed drifts by a quarter from hour
+    to hour; the ratio of the two rates says what the pipeline around the model costs whatever the drift."""
+    command = [sys.executable, "-m", "dogbreeds", "classify", str(photos), "--db", str(db), "--model", str(onnx),
+               "--backend", backend, "--precision", precision, "--batch-size", "16"]  # fmt: skip
+    env = {**os.environ, "DOGBREEDS_PROGRESS": "0"}
+    said = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    found = re.search(r"(\d+) photos in ([\d.]+) s \(([\d.]+)/s\)", said)
+    if found is None:
+        raise RuntimeError(f"unexpected classify output: {said!r}")
     rows = list(iter_rows(open_catalog(str(db))))
     top1 = sum(r["breed"] == labels[Path(r["path"]).name] for r in rows) / len(rows)
-    return stats.photos / stats.seconds, top1, inference_speed(predictor, batch=16, seconds=3.0)
+    alone = subprocess.run([sys.executable, "-c", MODEL_ALONE, str(onnx), backend, precision], env=env,
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return float(found[3]), top1, float(alone.strip().splitlines()[-1])
 
 
 @torch.inference_mode()
