@@ -3,13 +3,14 @@
     python benchmarks/classify_speed.py --data ../shared/datasets/stanford-dogs [--photos 1000]
 
 For each backbone: a one-pass model (the backbone, its ImageNet head, a breed head from its ImageNet rows;
-speed does not depend on the head's values) exported to ONNX, and an int8 copy of it. Each runtime (ONNX Runtime
-fp32 and int8; OpenVINO fp32, bf16 and int8, when installed) runs the ``dogbreeds classify`` command in a fresh
-process (read-ahead decoding threads, batches, one transaction per batch) on the same test-list crops into a
-fresh SQLite catalog, then the model alone in another fresh process; side by side in one run with the loop
-people write first: for each photo, open, resize, normalise, call the eager PyTorch model, write a row. Each
-catalog's top-1 against the photos' labels says what a faster runtime costs in accuracy. Writes
-benchmarks/results/classify_speed.{json,md}.
+speed does not depend on the head's values) exported to ONNX, and its int8 copies from ``dogbreeds quantize``
+(one for ONNX Runtime, one for OpenVINO; calibrated on 240 train-list crops). Each runtime (ONNX Runtime fp32 and
+int8; OpenVINO fp32, bf16 and int8, when installed) runs the ``dogbreeds classify`` command in a fresh process
+(read-ahead decoding threads, batches, one transaction per batch) on the same test-list crops into a fresh
+SQLite catalog, then the model alone in another fresh process, ``--repeats`` times (the median is reported: the
+shared machine drifts); side by side in one run with the loop people write first: for each photo, open, resize,
+normalise, call the eager PyTorch model, write a row. Each catalog's top-1 against the photos' labels says what a
+faster runtime costs in accuracy. Writes benchmarks/results/classify_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -100,12 +101,12 @@ def eager_loop_rate(model: BreedModel, paths: list[Path], db: Path) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-RUNTIMES = {  # column -> (which graph, backend options)
+RUNTIMES = {  # column -> (which graph: fp32 or the int8 copy made for that runtime, backend options)
     "onnx_fp32": ("fp32", {}),
-    "onnx_int8": ("int8", {}),
+    "onnx_int8": ("onnx", {}),
     "openvino_fp32": ("fp32", {"backend": "openvino"}),
     "openvino_bf16": ("fp32", {"backend": "openvino", "precision": "bf16"}),
-    "openvino_int8": ("int8", {"backend": "openvino"}),
+    "openvino_int8": ("openvino", {"backend": "openvino"}),
 }
 
 
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--backbones", nargs="+", default=["tf_efficientnet_lite0", "tf_efficientnet_lite2"])
     parser.add_argument("--runtimes", nargs="+", choices=list(RUNTIMES), default=list(RUNTIMES))
+    parser.add_argument("--repeats", type=int, default=3, help="fresh runs per runtime; the median is reported")
     args = parser.parse_args()
     try:
         import openvino  # noqa: F401
@@ -123,6 +125,7 @@ def main() -> None:
     test = load_stanford(args.data, "test", images="crops224").samples
     rng = np.random.default_rng(0)
     chosen = [test[i] for i in sorted(rng.choice(len(test), args.photos, replace=False))]
+    calibration = [s.path for s in load_stanford(args.data, "train", images="crops224").samples[::50]]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -133,27 +136,32 @@ def main() -> None:
             name = f"{i:05d}_{Path(sample.path).name}"
             (library / name).write_bytes(Path(sample.path).read_bytes())
             labels[name] = BREED_IDS[sample.label]
-        calibration = [s.path for s in chosen[:: max(1, len(chosen) // 100)]]
         for name in args.backbones:
             model, onnx = one_pass_model(name, work / name)
-            graphs = {"fp32": onnx, "int8": quantize_model(onnx, calibration, work / f"{name}-int8" / "model.onnx",
-                                                           photos=100)}  # fmt: skip
+            graphs = {"fp32": onnx}
+            for target in {RUNTIMES[r][0] for r in args.runtimes} - {"fp32"}:
+                graphs[target] = quantize_model(onnx, calibration, work / f"{name}-int8-{target}" / "model.onnx",
+                                                photos=len(calibration), runtime=target)  # fmt: skip
             row: dict[str, object] = {"backbone": name, "photos": len(chosen)}
             for runtime in args.runtimes:
                 graph, backend = RUNTIMES[runtime]
-                rate, top1, alone = classify_run(graphs[graph], library, work / f"{name}-{runtime}.db", labels,
-                                                 **backend)  # fmt: skip
-                row[runtime], row[f"{runtime}_top1"] = round(rate, 1), round(top1, 4)
-                row[f"{runtime}_model_alone"] = round(alone, 1)
+                runs = [classify_run(graphs[graph], library, work / f"{name}-{runtime}-{i}.db", labels, **backend)
+                        for i in range(args.repeats)]  # fmt: skip
+                row[f"{runtime}_runs"] = [round(rate, 1) for rate, _, _ in runs]
+                row[runtime] = round(float(np.median([rate for rate, _, _ in runs])), 1)
+                row[f"{runtime}_top1"] = round(runs[0][1], 4)
+                row[f"{runtime}_model_alone"] = round(float(np.median([alone for _, _, alone in runs])), 1)
             row["eager_loop"] = round(eager_loop_rate(model, sorted(library.iterdir()), work / f"{name}-eager.db"), 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
     write_results(
         "classify_speed", rows, title=f"`dogbreeds classify` end to end, {args.photos} Stanford test crops",
-        notes=["Photos/s (each photo once through the model; walk, read, hash, decode, model, SQLite), with the",
-               "catalog's top-1 on these photos in brackets and, after the slash, the model alone on that runtime",
-               "(random pixels, batch 16, measured right after); the last column: the fastest runtime / the eager",
-               "loop."],
+        notes=[f"Photos/s, the median of {args.repeats} fresh runs (each photo once through the model; walk, read, "
+               "hash, decode, model, SQLite), with the catalog's top-1 on these photos in brackets and, after the",
+               "slash, the model alone on that runtime (random pixels, batch 16, measured right after each run;",
+               "median); the last column: the fastest runtime / the eager loop. int8: the copy `dogbreeds quantize`",
+               "makes for that runtime (`--runtime onnx` or `--runtime openvino`), calibrated on 240 train-list",
+               "crops."],
         header=["backbone", *args.runtimes, "per-photo eager loop", "fastest / eager"],
         rows=[[r["backbone"], *(f"{r[k]} ({r[f'{k}_top1']:.1%}) / {r[f'{k}_model_alone']}" for k in args.runtimes),
                r["eager_loop"], f"{max(r[k] for k in args.runtimes) / r['eager_loop']:.1f}x"] for r in rows],

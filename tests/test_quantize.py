@@ -33,3 +33,42 @@ def test_quantize_without_readable_photos_fails_clearly(tmp_path: Path, capsys: 
     (tmp_path / "bad.jpg").write_bytes(b"")
     assert main(["quantize", "--calibration", str(tmp_path), "--out", str(tmp_path / "q.onnx")]) == 2
     assert "no readable calibration photos" in capsys.readouterr().err
+
+
+def test_openvino_copy_keeps_the_top_breeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The shipped model mirrors each photo inside its graph: the case OpenVINO's int8 transformations got wrong."""
+    pytest.importorskip("nncf")
+    pytest.importorskip("openvino")
+    out = tmp_path / "ov int8.onnx"
+    assert main(["quantize", "--calibration", str(EXAMPLES), "--out", str(out), "--runtime", "openvino"]) == 0
+    card = load_card(out)
+    assert card.id.endswith(":int8-nncf-qdq") and card.metrics["calibration_top_breed_agreement"] >= 0.9
+    photos = sorted(EXAMPLES.glob("*.jpg"))
+    fp32 = [p.breed for p in Predictor().predict_paths(photos)]
+    int8 = [p.breed for p in Predictor(out, backend="openvino").predict_paths(photos)]
+    assert sum(a == b for a, b in zip(fp32, int8, strict=True)) >= len(photos) - 1
+    Predictor(out)  # runs on ONNX Runtime too, slowly: the user hears it
+    assert "made for --backend openvino" in caplog.text
+
+
+def test_a_copy_that_loses_the_top_breeds_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    from dogbreeds import quantize
+
+    def broken(source: Path, batches: object, out: Path) -> None:  # the breed head turned upside down
+        model = onnx.load(str(source))
+        head = {n.input[1] for n in model.graph.node if n.name == "/head/Gemm"}
+        for init in model.graph.initializer:
+            if init.name in head:
+                init.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(init), init.name))
+        onnx.save(model, str(out))
+
+    monkeypatch.setattr(quantize, "_for_onnxruntime", broken)
+    out = tmp_path / "q.onnx"
+    assert main(["quantize", "--calibration", str(EXAMPLES), "--out", str(out)]) == 2
+    assert "keeps the top breed of only 0% of 12 calibration photos" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the copy nor its temporary file

@@ -284,6 +284,9 @@ def _add_quantize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration", nargs="+", required=True, metavar="DIR", help="photos to calibrate on")
     p.add_argument("--photos", type=int, default=200, help="how many calibration photos (default 200)")
     p.add_argument("--out", type=Path, required=True, help="the .onnx file to write (its card goes beside it)")
+    p.add_argument("--runtime", choices=["onnx", "openvino"], default="onnx",
+                   help="the runtime the copy is for: ONNX Runtime (default), or OpenVINO (needs NNCF: "
+                        "pip install 'dogbreeds[openvino]'; run it with --backend openvino)")  # fmt: skip
     p.set_defaults(func=cmd_quantize)
 
 
@@ -504,8 +507,10 @@ def cmd_data_preview(args: argparse.Namespace) -> int:
 def cmd_quantize(args: argparse.Namespace) -> int:
     from dogbreeds.quantize import quantize_model
 
-    out = quantize_model(args.model, args.calibration, args.out, photos=args.photos)
-    print(f"wrote {out} ({out.stat().st_size:,} bytes); measure it: dogbreeds evaluate --model {out} --data ...")
+    out = quantize_model(args.model, args.calibration, args.out, photos=args.photos, runtime=args.runtime)
+    backend = " --backend openvino" if args.runtime == "openvino" else ""
+    print(f"wrote {out} ({out.stat().st_size:,} bytes); measure it: "
+          f"dogbreeds evaluate --model {out}{backend} --data ...")  # fmt: skip
     return 0
 
 

@@ -7,6 +7,7 @@ Behind ``dogbreeds predict``, ``evaluate`` and every later front end. Imports ne
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.backends import open_runner
+from dogbreeds.backends import QUANTIZED_FOR, open_runner
 from dogbreeds.checkpoint import ONNX_NAME, ModelCard, load_card
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.metrics import softmax
@@ -24,6 +25,7 @@ from dogbreeds.transforms import pixels
 from dogbreeds.verdicts import dog_mass, dog_score
 
 DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
+log = logging.getLogger(__name__)
 
 
 def default_model_path() -> Path:
@@ -80,6 +82,10 @@ class Predictor:
     ) -> None:  # fmt: skip
         self.path = resolve_model_path(model)
         self.card: ModelCard = load_card(self.path)
+        made_for = QUANTIZED_FOR.get(self.card.model_args.get("quantization", ""))
+        if made_for and made_for != backend:
+            log.warning("%s is an int8 copy made for --backend %s; on %s it may run slower than the fp32 model",
+                        self.path, made_for, backend)  # fmt: skip
         self.runner = open_runner(self.path, self.card.preprocess, backend=backend, precision=precision,
                                   threads=threads)  # fmt: skip
         self.transform = functools.partial(pixels, cfg=self.card.preprocess)  # photo -> what run_pixels takes
