@@ -156,7 +156,7 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     write_results(
         "classify_speed", rows, title=f"`dogbreeds classify` end to end, {args.photos} Stanford test crops",
-        notes=[f"Photos/s, the median of {args.repeats} fresh runs (each photo once through the model; walk, read, "
+        notes=[f"Photos/s, the median of {args.repeats} fresh runs (each photo once through the model; walk, read,",
                "hash, decode, model, SQLite), with the catalog's top-1 on these photos in brackets and, after the",
                "slash, the model alone on that runtime (random pixels, batch 16, measured right after each run;",
                "median); the last column: the fastest runtime / the eager loop. int8: the copy `dogbreeds quantize`",
