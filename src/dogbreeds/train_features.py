@@ -21,7 +21,7 @@ from dogbreeds.features import BackboneSpec, Embeddings, embed_samples, weights_
 from dogbreeds.head import L2_GRID, LinearHead, fit_linear_head, fit_temperature
 from dogbreeds.metrics import classification_metrics, softmax
 from dogbreeds.progress import progress
-from dogbreeds.verdicts import choose_thresholds, dog_mass
+from dogbreeds.verdicts import DOG_RECALL, DOG_SCORE_POWER, choose_thresholds, dog_mass
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ class FeaturesConfig:
     limit_per_class: int | None = None
     box_margin: float = 0.1
     target_accuracy: float = 0.95  # photos called "dog" must be right this often on validation; the rest "unsure"
-    dog_recall: float = 0.995  # validation dogs the not_a_dog threshold keeps
-    dog_score_power: float = 0.5  # weight of the breed probability in the dog score (verdicts.dog_score)
+    dog_recall: float = DOG_RECALL  # validation dogs the not_a_dog threshold keeps
+    dog_score_power: float = DOG_SCORE_POWER  # weight of the breed probability in the dog score (verdicts.dog_score)
 
     def __post_init__(self) -> None:
         if self.prior not in ("auto", "imagenet", "none"):

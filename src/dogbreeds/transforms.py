@@ -115,17 +115,12 @@ def _normalise_tables(mean: tuple[float, ...], std: tuple[float, ...]) -> np.nda
     return (levels[None] - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
 
 
-def normalise(img: Image.Image, cfg: Preprocess) -> np.ndarray:
-    """RGB image -> float32 CHW, ``(x / 255 - mean) / std``."""
-    return normalise_pixels(np.asarray(img)[None], cfg)[0]
-
-
 def eval_transform(cfg: Preprocess) -> Callable[[Image.Image], np.ndarray]:
     """The evaluation transform as floats, for PyTorch: feature extraction, int8 calibration. The inference path
     (predict, evaluate, classify) runs :func:`pixels` and lets its runtime normalise the batch the same way."""
 
     def transform(img: Image.Image) -> np.ndarray:
-        return normalise(resize_center_crop(img, cfg), cfg)
+        return normalise_pixels(pixels(img, cfg)[None], cfg)[0]
 
     return transform
 

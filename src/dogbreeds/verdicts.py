@@ -24,7 +24,8 @@ from dogbreeds.checkpoint import Verdicts
 from dogbreeds.metrics import softmax
 
 MAX_DOG_THRESHOLD = 0.5
-DOG_SCORE_POWER = 0.5
+DOG_SCORE_POWER = 0.5  # weight of the top breed probability in the dog score
+DOG_RECALL = 0.995  # validation dogs the not_a_dog threshold keeps
 
 
 def dog_mass(imagenet_logits: np.ndarray) -> np.ndarray:
@@ -39,7 +40,7 @@ def dog_score(dog_probability: np.ndarray | float, top_probability: np.ndarray |
 
 def choose_thresholds(
     probs: np.ndarray, labels: np.ndarray, dog_probability: np.ndarray, *, target_accuracy: float = 0.95,
-    dog_recall: float = 0.995, dog_score_power: float = DOG_SCORE_POWER,
+    dog_recall: float = DOG_RECALL, dog_score_power: float = DOG_SCORE_POWER,
 ) -> Verdicts:  # fmt: skip
     """Thresholds from calibrated validation probabilities (N x C), true labels and dog masses (N)."""
     top = probs.max(axis=1)
