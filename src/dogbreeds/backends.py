@@ -9,7 +9,8 @@ convolution), the others through :func:`transforms.normalise_pixels`.
 - ``openvino``: Intel's OpenVINO runtime on the same ``.onnx`` file (``pip install 'dogbreeds[openvino]'``); with
   ``precision="bf16"`` it computes in bfloat16 on CPUs that have it (AVX512-BF16 or AMX), about twice ONNX
   Runtime's fp32 speed on this project's CPU; the int8 copy ``dogbreeds quantize --runtime openvino`` writes runs
-  1.7-1.8x faster still. Whether bf16 or int8 keeps accuracy is measured, not assumed (README).
+  1.7-1.8x faster still (lite0, lite2 alone; benchmarks/results/classify_speed.md). Whether bf16 or int8 keeps
+  accuracy is measured, not assumed (README).
 - ``torch``: the PyTorch model rebuilt from a checkpoint folder (``model.safetensors`` + card); needs the
   ``[train]`` extra and 5 s of imports; the reference the other two are checked against.
 """
@@ -28,7 +29,7 @@ from dogbreeds.transforms import Preprocess, check_pixels, normalise_pixels
 BACKENDS = ("onnx", "openvino", "torch")
 PRECISIONS = ("fp32", "bf16")
 # The int8 copies ``dogbreeds quantize`` writes (the name their card carries) and the backend each was made for:
-# NNCF's copy runs 1.5x faster than bf16 on OpenVINO but 2x slower than fp32 on ONNX Runtime (lite0, this CPU).
+# NNCF's copy of lite0 ran 1.8x faster than bf16 on OpenVINO, but at half the fp32 speed on ONNX Runtime.
 QUANTIZED_FOR = {"int8-static-qdq": "onnx", "int8-nncf-qdq": "openvino"}
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
 

@@ -71,7 +71,10 @@ class ModelCard:
         import hashlib
 
         blob = json.dumps([self.model, self.backbone, self.training, self.data_fingerprint], sort_keys=True)
-        quantized = f":{self.model_args['quantization']}" if self.model_args.get("quantization") else ""
+        quantized = ""
+        if quantization := self.model_args.get("quantization"):  # an int8 copy: which, and which calibration
+            digest = self.model_args.get("quantized_sha256", "")
+            quantized = f":{quantization}" + (f"-{digest[:8]}" if digest else "")
         return f"{self.model}:{self.backbone}:{hashlib.sha256(blob.encode()).hexdigest()[:8]}{quantized}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -286,7 +286,7 @@ def _add_quantize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="the .onnx file to write (its card goes beside it)")
     p.add_argument("--runtime", choices=["onnx", "openvino"], default="onnx",
                    help="the runtime the copy is for: ONNX Runtime (default), or OpenVINO (needs NNCF: "
-                        "pip install 'dogbreeds[openvino]'; run it with --backend openvino)")  # fmt: skip
+                        "pip install 'dogbreeds[quantize]'; run it with --backend openvino)")  # fmt: skip
     p.set_defaults(func=cmd_quantize)
 
 

@@ -116,7 +116,7 @@ def _normalise_tables(mean: tuple[float, ...], std: tuple[float, ...]) -> np.nda
 
 
 def eval_transform(cfg: Preprocess) -> Callable[[Image.Image], np.ndarray]:
-    """The evaluation transform as floats, for PyTorch: feature extraction, int8 calibration. The inference path
+    """The evaluation transform as floats, for PyTorch: feature extraction, the eager baseline. The inference path
     (predict, evaluate, classify) runs :func:`pixels` and lets its runtime normalise the batch the same way."""
 
     def transform(img: Image.Image) -> np.ndarray:
