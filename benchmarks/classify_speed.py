@@ -1,6 +1,6 @@
 """End-to-end catalog speed (walk, decode, model, database) for lite0 and lite2, beside a per-photo eager loop.
 
-    python benchmarks/classify_speed.py --data ../shared/datasets/stanford-dogs [--photos 1000]
+    python benchmarks/classify_speed.py --data ../shared/datasets/stanford-dogs [--photos 1000] [--source fullres]
 
 For each backbone: a one-pass model (the backbone, its ImageNet head, a breed head from its ImageNet rows;
 speed does not depend on the head's values) exported to ONNX, and its int8 copies from ``dogbreeds quantize``
@@ -10,7 +10,9 @@ int8; OpenVINO fp32, bf16 and int8, when installed) runs the ``dogbreeds classif
 SQLite catalog, then the model alone in another fresh process, ``--repeats`` times (the median is reported: the
 shared machine drifts); side by side in one run with the loop people write first: for each photo, open, resize,
 normalise, call the eager PyTorch model, write a row. Each catalog's top-1 against the photos' labels says what a
-faster runtime costs in accuracy. Writes benchmarks/results/classify_speed.{json,md}.
+faster runtime costs in accuracy. Writes benchmarks/results/classify_speed.{json,md}; with ``--source fullres``
+(Stanford-sized JPEGs made from the 100 originals of ``fullres-sample/`` instead of 224-pixel test crops: about
+four times the pixels to decode and resize) classify_speed_fullres.{json,md}.
 """
 
 from __future__ import annotations
@@ -110,6 +112,36 @@ RUNTIMES = {  # column -> (which graph: fp32 or the int8 copy made for that runt
 }
 
 
+def crops_library(data: Path, photos: int, library: Path) -> dict[str, str]:
+    """A flat copy of ``photos`` test-list crops (224 x 224) into ``library``; file name -> breed id."""
+    test = load_stanford(data, "test", images="crops224").samples
+    chosen = [test[i] for i in sorted(np.random.default_rng(0).choice(len(test), photos, replace=False))]
+    labels = {}
+    for i, sample in enumerate(chosen):  # a copy: the walk, reads and hashes are part of the measurement
+        name = f"{i:05d}_{Path(sample.path).name}"
+        (library / name).write_bytes(Path(sample.path).read_bytes())
+        labels[name] = BREED_IDS[sample.label]
+    return labels
+
+
+def fullres_library(data: Path, photos: int, library: Path) -> dict[str, str]:
+    """``photos`` Stanford-sized JPEGs (the 100 original photos of ``fullres-sample/``, median 500 x 375), each
+    original in several versions cut a few pixels smaller at the right and bottom and saved at JPEG quality 75:
+    distinct contents, so that the catalog decodes every one instead of reusing a copy's result."""
+    from PIL import Image
+
+    originals = sorted((data / "fullres-sample").glob("*/*.jpg"))
+    labels = {}
+    for i in range(photos):
+        source = originals[i % len(originals)]
+        cut = i // len(originals)
+        with Image.open(source) as img:
+            name = f"{i:05d}_{source.name}"
+            img.convert("RGB").crop((0, 0, img.width - cut, img.height - cut)).save(library / name, quality=75)
+        labels[name] = source.parent.name
+    return labels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets/stanford-dogs"))
@@ -117,32 +149,28 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=["tf_efficientnet_lite0", "tf_efficientnet_lite2"])
     parser.add_argument("--runtimes", nargs="+", choices=list(RUNTIMES), default=list(RUNTIMES))
     parser.add_argument("--repeats", type=int, default=3, help="fresh runs per runtime; the median is reported")
+    parser.add_argument("--source", choices=["crops", "fullres"], default="crops",
+                        help="test-list crops (224 x 224) or Stanford-sized JPEGs from fullres-sample/")  # fmt: skip
     args = parser.parse_args()
     try:
         import openvino  # noqa: F401
     except ImportError:
         args.runtimes = [r for r in args.runtimes if not r.startswith("openvino")]
-    test = load_stanford(args.data, "test", images="crops224").samples
-    rng = np.random.default_rng(0)
-    chosen = [test[i] for i in sorted(rng.choice(len(test), args.photos, replace=False))]
     calibration = [s.path for s in load_stanford(args.data, "train", images="crops224").samples[::50]]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         library = work / "library"
         library.mkdir()
-        labels = {}
-        for i, sample in enumerate(chosen):  # a flat copy: the walk, reads and hashes are part of the measurement
-            name = f"{i:05d}_{Path(sample.path).name}"
-            (library / name).write_bytes(Path(sample.path).read_bytes())
-            labels[name] = BREED_IDS[sample.label]
+        make_library = crops_library if args.source == "crops" else fullres_library
+        labels = make_library(args.data, args.photos, library)
         for name in args.backbones:
             model, onnx = one_pass_model(name, work / name)
             graphs = {"fp32": onnx}
             for target in {RUNTIMES[r][0] for r in args.runtimes} - {"fp32"}:
                 graphs[target] = quantize_model(onnx, calibration, work / f"{name}-int8-{target}" / "model.onnx",
                                                 photos=len(calibration), runtime=target)  # fmt: skip
-            row: dict[str, object] = {"backbone": name, "photos": len(chosen)}
+            row: dict[str, object] = {"backbone": name, "photos": len(labels)}
             for runtime in args.runtimes:
                 graph, backend = RUNTIMES[runtime]
                 runs = [classify_run(graphs[graph], library, work / f"{name}-{runtime}-{i}.db", labels, **backend)
@@ -154,8 +182,10 @@ def main() -> None:
             row["eager_loop"] = round(eager_loop_rate(model, sorted(library.iterdir()), work / f"{name}-eager.db"), 1)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    what = "Stanford test crops" if args.source == "crops" else "Stanford-sized JPEGs (from fullres-sample)"
     write_results(
-        "classify_speed", rows, title=f"`dogbreeds classify` end to end, {args.photos} Stanford test crops",
+        "classify_speed" if args.source == "crops" else "classify_speed_fullres", rows,
+        title=f"`dogbreeds classify` end to end, {args.photos} {what}",
         notes=[f"Photos/s, the median of {args.repeats} fresh runs (each photo once through the model; walk, read,",
                "hash, decode, model, SQLite), with the catalog's top-1 on these photos in brackets and, after the",
                "slash, the model alone on that runtime (random pixels, batch 16, measured right after each run;",
