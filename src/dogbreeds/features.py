@@ -26,7 +26,7 @@ from dogbreeds.data.samples import Sample
 from dogbreeds.parallel import batched, map_ahead
 from dogbreeds.progress import progress
 from dogbreeds.runtime import open_session, run_session
-from dogbreeds.transforms import Preprocess, crop_to_box, eval_transform
+from dogbreeds.transforms import FRAMING, Preprocess, crop_to_box, eval_transform
 
 log = logging.getLogger(__name__)
 CHUNK = 512
@@ -68,7 +68,7 @@ class BackboneSpec:
 
     @property
     def key(self) -> str:
-        blob = json.dumps([self.name, self.weights, self.preprocess.to_dict(), self.flip, self.box_margin])
+        blob = json.dumps([self.name, self.weights, self.preprocess.to_dict(), self.flip, self.box_margin, FRAMING])
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 

@@ -2,8 +2,10 @@
 
 Evaluation preprocessing is NumPy + Pillow only, in two steps: :func:`pixels` (resize, centre crop) and
 :func:`normalise_pixels`. The inference path (predict, evaluate, classify) runs them without ever importing torch;
-feature extraction runs the same two steps (:func:`eval_transform`), so the shipped ONNX model sees exactly the
-pixels its head was fitted on. The training transform is built from torchvision lazily.
+feature extraction runs the same two steps (:func:`eval_transform`), so a model sees the pixels its head was
+fitted on (the shipped head was fitted before :func:`resize_center_crop` computed only the kept pixels: up to 2
+levels apart on about one value in 1,000 of its 260-pixel inputs). The training transform is built from
+torchvision lazily.
 """
 
 from __future__ import annotations
@@ -71,14 +73,28 @@ def crop_to_box(
     return img.crop((left, top, right, bottom))
 
 
+# Part of every cache key of framed pixels (embeddings, decoded training photos): a change in how photos are framed
+# must not reuse what the old way made.
+FRAMING = "torchvision-sizes/box-passes-1"
+
+
 def resize_center_crop(img: Image.Image, cfg: Preprocess) -> Image.Image:
-    """Resize the shorter side to ``cfg.resize_to`` and cut the centre ``input_size`` square."""
+    """Resize the shorter side to ``cfg.resize_to`` and cut the centre ``input_size`` square (timm's evaluation
+    framing), computing only the pixels that are kept.
+
+    Two one-way resizes over boxes, horizontal first as Pillow orders a whole resize, give the pixels of the whole
+    resize then crop, except where floating-point rounding moves a filter window's edge: at most 2 levels on about
+    one value in 10,000 of Stanford-sized photos (none on 224-pixel crops for lite0; tested against timm), for a
+    third less time (2.1 instead of 3.1 ms for a 500 x 375 photo here). A single box resize is no substitute:
+    Pillow runs its vertical pass first there, which rounds differently (up to 13 levels).
+    """
     w, h = img.size
-    scale = cfg.resize_to / min(w, h)
-    nw, nh = max(cfg.input_size, round(w * scale)), max(cfg.input_size, round(h * scale))
-    img = img.resize((nw, nh), _INTERPOLATION[cfg.interpolation])
-    left, top = (nw - cfg.input_size) // 2, (nh - cfg.input_size) // 2
-    return img.crop((left, top, left + cfg.input_size, top + cfg.input_size))
+    longer = int(cfg.resize_to * max(w, h) / min(w, h))  # torchvision's Resize(int) sizes, its CenterCrop offsets
+    nw, nh = (longer, cfg.resize_to) if w >= h else (cfg.resize_to, longer)
+    left, top = int(round((nw - cfg.input_size) / 2.0)), int(round((nh - cfg.input_size) / 2.0))
+    size, resample = cfg.input_size, _INTERPOLATION[cfg.interpolation]
+    rows = img.resize((size, h), resample, box=(left * w / nw, 0, (left + size) * w / nw, h))
+    return rows.resize((size, size), resample, box=(0, top * h / nh, size, (top + size) * h / nh))
 
 
 def pixels(img: Image.Image, cfg: Preprocess) -> np.ndarray:

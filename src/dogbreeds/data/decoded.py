@@ -22,7 +22,7 @@ from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.data.samples import Sample
 from dogbreeds.parallel import map_ahead
 from dogbreeds.progress import progress
-from dogbreeds.transforms import Preprocess, crop_to_box, resize_center_crop
+from dogbreeds.transforms import FRAMING, Preprocess, crop_to_box, resize_center_crop
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def decode_samples(
     path = None
     if cache_dir is not None:
         described = "\n".join(f"{s.path}\t{s.label}\t{s.box}" for s in samples)
-        described += json.dumps(preprocess.to_dict(), sort_keys=True)
+        described += json.dumps(preprocess.to_dict(), sort_keys=True) + FRAMING
         key = hashlib.sha256(described.encode()).hexdigest()[:16]
         path = Path(cache_dir) / f"decoded-{key}-{size}.npz"
         if path.exists():
