@@ -32,17 +32,17 @@ import numpy as np
 import torch
 from _results import write_results
 
-from dogbreeds.backbones import backbone_preprocess, create_backbone
-from dogbreeds.breeds import BREED_IDS
-from dogbreeds.catalog import iter_rows, open_catalog
-from dogbreeds.checkpoint import ModelCard, save_card
+from dogbreeds.catalog.database import iter_rows, open_catalog
+from dogbreeds.core.breeds import BREED_IDS
+from dogbreeds.core.card import ModelCard, save_card
+from dogbreeds.core.transforms import eval_transform
 from dogbreeds.data.images import load_rgb
 from dogbreeds.data.stanford import load_stanford
-from dogbreeds.finetune import breed_head_from_imagenet
-from dogbreeds.models import BreedModel
-from dogbreeds.onnx_export import export_onnx
-from dogbreeds.quantize import quantize_model
-from dogbreeds.transforms import eval_transform
+from dogbreeds.inference.quantize import quantize_model
+from dogbreeds.models.backbones import backbone_preprocess, create_backbone
+from dogbreeds.models.heads import BreedModel
+from dogbreeds.models.onnx_export import export_onnx
+from dogbreeds.training.finetune import breed_head_from_imagenet
 
 
 def one_pass_model(name: str, folder: Path) -> tuple[BreedModel, Path]:
@@ -58,8 +58,8 @@ def one_pass_model(name: str, folder: Path) -> tuple[BreedModel, Path]:
 
 MODEL_ALONE = """
 import sys
-from dogbreeds.predict import Predictor
-from dogbreeds.report import inference_speed
+from dogbreeds.inference.predictor import Predictor
+from dogbreeds.evaluation.report import inference_speed
 print(inference_speed(Predictor(sys.argv[1], backend=sys.argv[2], precision=sys.argv[3]), batch=16, seconds=3.0))
 """
 

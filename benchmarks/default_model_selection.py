@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from _results import write_results
 
-from dogbreeds.backbones import backbone_preprocess, create_backbone
-from dogbreeds.breeds import NUM_BREEDS
+from dogbreeds.core.breeds import NUM_BREEDS
+from dogbreeds.core.metrics import classification_metrics
 from dogbreeds.data.split import stratified_split
 from dogbreeds.data.stanford import load_stanford
-from dogbreeds.features import BackboneSpec, Embeddings, embed_samples, weights_digest
-from dogbreeds.head import LinearHead, fit_linear_head
-from dogbreeds.metrics import classification_metrics
-from dogbreeds.train_features import _imagenet_prior, _subset
+from dogbreeds.models.backbones import backbone_preprocess, create_backbone
+from dogbreeds.training.embeddings import BackboneSpec, Embeddings, embed_samples, weights_digest
+from dogbreeds.training.feature_head import _imagenet_prior, _subset
+from dogbreeds.training.linear_head import LinearHead, fit_linear_head
 
 GRID = (3e-4, 1e-3, 3e-3, 1e-2)  # wider than the shipped recipe's grid, to show where the optimum lies
 

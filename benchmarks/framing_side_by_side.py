@@ -21,12 +21,12 @@ from _results import write_results
 from classify_speed import fullres_library, one_pass_model
 from PIL import Image
 
-from dogbreeds import transforms
-from dogbreeds.catalog import open_catalog
-from dogbreeds.classify import Classifier
+from dogbreeds.catalog.classify import Classifier
+from dogbreeds.catalog.database import open_catalog
+from dogbreeds.core import transforms
 from dogbreeds.data.stanford import load_stanford
-from dogbreeds.predict import Predictor
-from dogbreeds.quantize import quantize_model
+from dogbreeds.inference.predictor import Predictor
+from dogbreeds.inference.quantize import quantize_model
 
 
 def whole_resize_then_crop(img: Image.Image, cfg: transforms.Preprocess) -> Image.Image:

@@ -22,11 +22,11 @@ from pathlib import Path
 from _results import write_results
 from PIL import Image
 
+from dogbreeds.core.transforms import crop_to_box
 from dogbreeds.data.folders import load_folder_tree
 from dogbreeds.data.stanford import load_stanford, read_annotation, read_split_list
-from dogbreeds.evaluate import evaluate_samples
-from dogbreeds.predict import Predictor
-from dogbreeds.transforms import crop_to_box
+from dogbreeds.evaluation.evaluate import evaluate_samples
+from dogbreeds.inference.predictor import Predictor
 
 
 def fullres_test_sets(root: Path, work: Path) -> dict[str, Path]:

@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from dogbreeds.data.stanford import load_stanford
-from dogbreeds.predict import Predictor
+from dogbreeds.inference.predictor import Predictor
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -80,7 +80,7 @@ def run_timm_recipe(paths: list[Path]) -> tuple[float, float]:
     from timm.data import create_transform, resolve_data_config
     from torch.utils.data import DataLoader, Dataset
 
-    from dogbreeds.backbones import create_backbone
+    from dogbreeds.models.backbones import create_backbone
 
     model = create_backbone("tf_efficientnet_lite2")
     transform = create_transform(**resolve_data_config({}, model=model))
@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
     paths = [s.path for s in load_stanford(args.data, "test").samples[:: max(1, 8580 // args.photos)]][: args.photos]
     peak = peak_flops()
-    from dogbreeds.backbones import create_backbone
+    from dogbreeds.models.backbones import create_backbone
 
     lite2_flops = flops_per_image(create_backbone("tf_efficientnet_lite2"), 260)
     rows = {

@@ -28,10 +28,10 @@ from pathlib import Path
 from _results import write_results
 from PIL import Image
 
+from dogbreeds.core.verdicts import dog_score
 from dogbreeds.data.images import iter_image_files, load_rgb
 from dogbreeds.data.stanford import read_annotation
-from dogbreeds.predict import NOT_A_DOG, Predictor
-from dogbreeds.verdicts import dog_score
+from dogbreeds.inference.predictor import NOT_A_DOG, Predictor
 
 WHOLE_FRAME = ("fullres-sample", "fullframe224-train-sample")
 

@@ -27,9 +27,10 @@ from pathlib import Path
 from _results import write_results
 
 from dogbreeds.data.stanford import load_stanford
-from dogbreeds.evaluate import evaluate_samples
-from dogbreeds.predict import Predictor
-from dogbreeds.train import TrainConfig, fit
+from dogbreeds.evaluation.evaluate import evaluate_samples
+from dogbreeds.inference.predictor import Predictor
+from dogbreeds.training.config import TrainConfig
+from dogbreeds.training.loop import fit
 
 TRAIN_PHOTOS = 10_800  # the train list less the 10 % validation split
 

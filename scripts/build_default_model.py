@@ -13,9 +13,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from dogbreeds.checkpoint import ONNX_NAME, load_card, save_card
-from dogbreeds.evaluate import evaluate
-from dogbreeds.train_features import FeaturesConfig, train_features
+from dogbreeds.core.card import ONNX_NAME, load_card, save_card
+from dogbreeds.evaluation.evaluate import evaluate
+from dogbreeds.training.feature_head import FeaturesConfig, train_features
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "dogbreeds" / "assets"
 MAX_BYTES = 25_000_000

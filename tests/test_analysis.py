@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds.analysis import confusion_matrix, load_predictions, most_confused, per_class_report, reliability_bins
-from dogbreeds.breeds import BREED_IDS
 from dogbreeds.cli import main
+from dogbreeds.core.breeds import BREED_IDS
+from dogbreeds.evaluation.analysis import (
+    confusion_matrix,
+    load_predictions,
+    most_confused,
+    per_class_report,
+    reliability_bins,
+)
 
 from .conftest import make_photo
 

@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("timm")
 
-from dogbreeds.backbones import PACKAGED, backbone_preprocess, create_backbone, rename_lite_keys  # noqa: E402
+from dogbreeds.core.transforms import eval_transform  # noqa: E402
 from dogbreeds.data.images import load_rgb  # noqa: E402
-from dogbreeds.models import BreedModel  # noqa: E402
-from dogbreeds.transforms import eval_transform  # noqa: E402
+from dogbreeds.models.backbones import PACKAGED, backbone_preprocess, create_backbone, rename_lite_keys  # noqa: E402
+from dogbreeds.models.heads import BreedModel  # noqa: E402
 
 from .conftest import EXAMPLES  # noqa: E402
 
@@ -36,7 +36,7 @@ def test_packaged_weights_classify_a_known_photo(lite0: torch.nn.Module) -> None
 def test_key_renaming_covers_every_tensor(lite0: torch.nn.Module) -> None:
     import timm
 
-    from dogbreeds.backbones import _block_positions, load_weights_file, packaged_weights_file
+    from dogbreeds.models.backbones import _block_positions, load_weights_file, packaged_weights_file
 
     source = load_weights_file(packaged_weights_file("tf_efficientnet_lite0"))
     renamed = rename_lite_keys(source, _block_positions(timm.create_model("tf_efficientnet_lite0")))
@@ -66,8 +66,8 @@ def test_missing_weights_file_and_unknown_source_are_clear_errors() -> None:
 
 
 def test_onnx_export_matches_torch(tmp_path: Path) -> None:
-    from dogbreeds.onnx_export import export_onnx
-    from dogbreeds.runtime import open_session, run_session
+    from dogbreeds.inference.onnx_session import open_session, run_session
+    from dogbreeds.models.onnx_export import export_onnx
 
     torch.manual_seed(0)
     backbone = create_backbone("test_efficientnet", weights=None)
@@ -83,8 +83,8 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
 
 
 def test_flip_averaged_export_averages_photo_and_mirror(tmp_path: Path) -> None:
-    from dogbreeds.onnx_export import export_onnx
-    from dogbreeds.runtime import open_session, run_session
+    from dogbreeds.inference.onnx_session import open_session, run_session
+    from dogbreeds.models.onnx_export import export_onnx
 
     torch.manual_seed(0)
     backbone = create_backbone("test_efficientnet", weights=None)

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dogbreeds.backends import open_runner
-from dogbreeds.catalog import iter_rows, open_catalog
+from dogbreeds.catalog.database import iter_rows, open_catalog
 from dogbreeds.cli import main
-from dogbreeds.predict import Predictor
-from dogbreeds.transforms import Preprocess
+from dogbreeds.core.transforms import Preprocess
+from dogbreeds.inference.backends import open_runner
+from dogbreeds.inference.predictor import Predictor
 
 from .conftest import EXAMPLES
 
@@ -50,7 +50,7 @@ def test_openvino_bf16_keeps_the_answers(photos: np.ndarray) -> None:
 
 
 def test_unusable_backend_choices_say_why(tmp_path: Path) -> None:
-    from dogbreeds.predict import default_model_path
+    from dogbreeds.inference.predictor import default_model_path
 
     cfg = Preprocess()
     with pytest.raises(ValueError, match="bf16 use --backend openvino"):
@@ -70,7 +70,7 @@ def test_runners_normalise_each_channel_by_its_own_mean_and_std(backend: str, tm
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    from dogbreeds.transforms import normalise_pixels
+    from dogbreeds.core.transforms import normalise_pixels
 
     shape = ["n", 3, 8, 8]
     graph = helper.make_graph(
@@ -100,7 +100,8 @@ def test_runners_refuse_float_batches(backend: str, photos: np.ndarray) -> None:
 
 def test_torch_backend_matches_onnx_on_a_trained_checkpoint(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from dogbreeds.train import TrainConfig, fit
+    from dogbreeds.training.config import TrainConfig
+    from dogbreeds.training.loop import fit
 
     from .conftest import make_photo
 

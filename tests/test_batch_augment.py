@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dogbreeds.batch_augment import random_resized_crop, to_float  # noqa: E402
+from dogbreeds.training.augment import random_resized_crop, to_float  # noqa: E402
 
 
 def test_full_crop_is_the_image_and_flip_mirrors_it() -> None:
@@ -38,9 +38,9 @@ def test_to_float_normalises_channels_first() -> None:
 
 
 def test_decoded_arrays_drop_unreadable_photos_and_are_cached(tmp_path: Path, tiny_tree: Path) -> None:
+    from dogbreeds.core.transforms import Preprocess
     from dogbreeds.data.decoded import decode_samples
     from dogbreeds.data.samples import Sample
-    from dogbreeds.transforms import Preprocess
 
     photos = sorted(tiny_tree.rglob("*.jpg"))[:3]
     broken = tmp_path / "broken.jpg"

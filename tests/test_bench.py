@@ -27,7 +27,7 @@ def test_bench_writes_a_row_per_combination_and_a_chart(tmp_path: Path, capsys: 
     with Image.open(tmp_path / "bench.png") as img:
         assert img.size[0] >= 400
     assert "images/s" in capsys.readouterr().out
-    from dogbreeds.tracking import list_runs
+    from dogbreeds.training.tracking import list_runs
 
     (run,) = list_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the bench is a tracked run with one metric per row
     assert run["params"]["kind"] == "bench" and len(run["metrics"]) == len(rows)

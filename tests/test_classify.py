@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dogbreeds.catalog import count, iter_rows, open_catalog
-from dogbreeds.classify import Classifier
+from dogbreeds.catalog.classify import Classifier
+from dogbreeds.catalog.database import count, iter_rows, open_catalog
 from dogbreeds.cli import main
-from dogbreeds.predict import Predictor
+from dogbreeds.inference.predictor import Predictor
 
 from .conftest import EXAMPLES
 
@@ -168,9 +168,9 @@ def test_sort_never_touches_originals_and_suffixes_collisions(tmp_path: Path, pr
 def test_review_records_confirmations_and_corrections_then_exports_a_training_tree(
     tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dogbreeds.catalog import reviews
+    from dogbreeds.catalog.database import reviews
+    from dogbreeds.catalog.review import queue, run_review
     from dogbreeds.data.folders import load_folder_tree
-    from dogbreeds.review import queue, run_review
 
     lib = _library(tmp_path / "lib")
     db = tmp_path / "c.db"
@@ -236,12 +236,12 @@ def test_symlink_loops_and_linked_photos_are_classified_once(tmp_path: Path, pre
 def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
     tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dogbreeds.catalog
-    import dogbreeds.classify
+    import dogbreeds.catalog.classify
+    import dogbreeds.catalog.database
 
     lib = _library(tmp_path / "lib", n_copies=3)  # 36 photos + 2 unreadable
     walks: list[int] = []  # photos yielded so far by each walk (the first one only counts for the progress bar)
-    walk, upsert = dogbreeds.classify.walk_image_files, dogbreeds.catalog.upsert
+    walk, upsert = dogbreeds.catalog.classify.walk_image_files, dogbreeds.catalog.database.upsert
 
     def counting_walk(paths: list[str]):
         walks.append(0)
@@ -255,8 +255,8 @@ def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
         walked_at_first_write.append(walks[-1])
         return upsert(*args, **kwargs)
 
-    monkeypatch.setattr(dogbreeds.classify, "walk_image_files", counting_walk)
-    monkeypatch.setattr(dogbreeds.catalog, "upsert", recording_upsert)
+    monkeypatch.setattr(dogbreeds.catalog.classify, "walk_image_files", counting_walk)
+    monkeypatch.setattr(dogbreeds.catalog.database, "upsert", recording_upsert)
     classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=2, workers=1)
     classifier.path_chunk = 4
     stats = classifier.run([lib])
@@ -336,10 +336,12 @@ def test_a_known_photo_out_of_sight_keeps_its_row(tmp_path: Path, predictor: Pre
 def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
     tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dogbreeds.catalog
+    import dogbreeds.catalog.database
 
     lib = _library(tmp_path / "lib")
-    monkeypatch.setattr(dogbreeds.catalog, "known_contents", lambda _, hashes, __: set(hashes))  # gone when written
+    monkeypatch.setattr(
+        dogbreeds.catalog.database, "known_contents", lambda _, hashes, __: set(hashes)
+    )  # gone when written
     stats = _classify(lib, tmp_path / "c.db", predictor)
     assert (stats.classified, stats.reused, stats.unreadable) == (12, 0, 2)
     assert count(open_catalog(str(tmp_path / "c.db"))) == 14

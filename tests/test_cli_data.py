@@ -40,7 +40,8 @@ def test_train_transform_parameters_switch_off_each_augmentation() -> None:
     pytest.importorskip("torchvision")
     from torchvision import transforms as T
 
-    from dogbreeds.transforms import Preprocess, train_transform
+    from dogbreeds.core.transforms import Preprocess
+    from dogbreeds.data.preview import train_transform
 
     names = lambda t: [type(s).__name__ for s in t.transforms]  # noqa: E731
     full = train_transform(Preprocess(input_size=32))

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from dogbreeds.breeds import BREED_IDS, IMAGENET_INDICES, UnknownBreedError, breed_index, human_name, resolve_breed
+from dogbreeds.core.breeds import BREED_IDS, IMAGENET_INDICES, UnknownBreedError, breed_index, human_name, resolve_breed
+from dogbreeds.core.transforms import Preprocess, crop_to_box, eval_transform, normalise_pixels, pixels
 from dogbreeds.data.folders import load_folder_tree, load_samples
 from dogbreeds.data.samples import Sample, SampleSet
 from dogbreeds.data.split import TooFewPhotosError, stratified_split
 from dogbreeds.data.stanford import load_stanford, read_annotation, read_split_list
-from dogbreeds.transforms import Preprocess, crop_to_box, eval_transform, normalise_pixels, pixels
 
 from .conftest import EXAMPLES, SHARED, needs_shared
 

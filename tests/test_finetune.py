@@ -9,9 +9,9 @@ import pytest
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
 
-from dogbreeds.breeds import IMAGENET_INDICES  # noqa: E402
-from dogbreeds.finetune import body_stages, build_finetune_model, param_groups, set_train_mode  # noqa: E402
-from dogbreeds.registry import count_parameters  # noqa: E402
+from dogbreeds.core.breeds import IMAGENET_INDICES  # noqa: E402
+from dogbreeds.models.registry import count_parameters  # noqa: E402
+from dogbreeds.training.finetune import body_stages, build_finetune_model, param_groups, set_train_mode  # noqa: E402
 
 
 def _tiny(freeze_stages: int):  # timm's own test network (356 k parameters), random weights
@@ -73,8 +73,9 @@ def test_finetune_run_trains_only_the_unfrozen_part_and_exports_a_predictable_mo
 ) -> None:
     from safetensors.torch import load_file
 
-    from dogbreeds.predict import Predictor
-    from dogbreeds.train import TrainConfig, fit
+    from dogbreeds.inference.predictor import Predictor
+    from dogbreeds.training.config import TrainConfig
+    from dogbreeds.training.loop import fit
 
     cfg = TrainConfig(
         data=str(tiny_tree), out=str(tmp_path / "ft"), model="test_efficientnet", method="finetune", weights="none",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from dogbreeds.metrics import classification_metrics, softmax
+from dogbreeds.core.metrics import classification_metrics, softmax
 
 
 def test_metrics_on_a_hand_computed_case() -> None:
@@ -20,7 +20,7 @@ def test_metrics_on_a_hand_computed_case() -> None:
 
 torch = pytest.importorskip("torch")
 
-from dogbreeds.head import LinearHead, fit_linear_head, fit_temperature  # noqa: E402
+from dogbreeds.training.linear_head import LinearHead, fit_linear_head, fit_temperature  # noqa: E402
 
 
 def _blobs(n: int = 300, d: int = 8, c: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,7 @@ def test_temperature_scaling_lowers_the_nll_of_an_overconfident_model() -> None:
 
 
 def test_ece_of_known_toy_distributions() -> None:
-    from dogbreeds.metrics import expected_calibration_error
+    from dogbreeds.core.metrics import expected_calibration_error
 
     # 10 predictions at 0.9 confidence, 9 right: perfectly calibrated.
     assert expected_calibration_error(np.full(10, 0.9), np.array([1] * 9 + [0], bool)) == pytest.approx(0.0)
@@ -68,7 +68,7 @@ def test_ece_of_known_toy_distributions() -> None:
 
 
 def test_verdict_thresholds_reach_the_target_accuracy_and_keep_dogs() -> None:
-    from dogbreeds.verdicts import MAX_DOG_THRESHOLD, choose_thresholds
+    from dogbreeds.core.verdicts import MAX_DOG_THRESHOLD, choose_thresholds
 
     rng = np.random.default_rng(0)
     n = 2000
@@ -93,8 +93,8 @@ def test_not_a_dog_asks_for_a_dog_and_a_breed() -> None:
     finds dog-like (high mass, no breed recognised) does not; cards from before the score judge by mass alone."""
     from dataclasses import asdict
 
-    from dogbreeds.checkpoint import ModelCard
-    from dogbreeds.predict import DOG, NOT_A_DOG, UNSURE, Predictor
+    from dogbreeds.core.card import ModelCard
+    from dogbreeds.inference.predictor import DOG, NOT_A_DOG, UNSURE, Predictor
 
     card = asdict(Predictor().card) | {"names": []}
     predictor = Predictor()

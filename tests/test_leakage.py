@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dogbreeds.leakage import dhash, hash_files, near_duplicates
+from dogbreeds.evaluation.leakage import dhash, hash_files, near_duplicates
 
 
 def _scene(seed: int) -> Image.Image:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from dogbreeds.parallel import batched, map_ahead
+from dogbreeds.core.parallel import batched, map_ahead
 
 
 def test_map_ahead_keeps_order_and_bounds_what_is_in_flight() -> None:

@@ -21,9 +21,9 @@ import pytest
 
 pytest.importorskip("psycopg")
 
-from dogbreeds.catalog import count, iter_rows, open_catalog  # noqa: E402
-from dogbreeds.classify import Classifier  # noqa: E402
-from dogbreeds.predict import Predictor  # noqa: E402
+from dogbreeds.catalog.classify import Classifier  # noqa: E402
+from dogbreeds.catalog.database import count, iter_rows, open_catalog  # noqa: E402
+from dogbreeds.inference.predictor import Predictor  # noqa: E402
 
 from .test_classify import _library  # noqa: E402
 
@@ -109,7 +109,7 @@ def test_sigkill_mid_run_then_resume_on_postgres(tmp_path: Path, db: str) -> Non
 
 
 def test_review_is_recorded_in_postgres(tmp_path: Path, db: str) -> None:
-    from dogbreeds.review import queue, record
+    from dogbreeds.catalog.review import queue, record
 
     lib = _library(tmp_path / "lib")
     Classifier(Predictor(), open_catalog(db), batch_size=4).run([lib])

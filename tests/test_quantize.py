@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("onnxruntime.quantization")
 
-from dogbreeds.checkpoint import load_card, write_json_atomic  # noqa: E402
 from dogbreeds.cli import main  # noqa: E402
-from dogbreeds.predict import Predictor  # noqa: E402
+from dogbreeds.core.card import load_card, write_json_atomic  # noqa: E402
+from dogbreeds.inference.predictor import Predictor  # noqa: E402
 
 from .conftest import EXAMPLES  # noqa: E402
 
@@ -58,7 +58,7 @@ def test_a_copy_that_loses_the_top_breeds_is_refused(
     import onnx
     from onnx import numpy_helper
 
-    from dogbreeds import quantize
+    from dogbreeds.inference import quantize
 
     def broken(source: Path, batches: object, out: Path) -> None:  # the breed head turned upside down
         model = onnx.load(str(source))

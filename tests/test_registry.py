@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dogbreeds.registry import count_parameters, create_model, list_models, register_model  # noqa: E402
+from dogbreeds.models.registry import count_parameters, create_model, list_models, register_model  # noqa: E402
 
 # Hand-computed: convs 9,472 + 73,856 + 147,584 + 295,168 + 590,080 = 1,116,160, plus the dense layers.
 STUDY_COUNTS = {

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dogbreeds.schedules import SCHEDULES, make_schedule
+from dogbreeds.training.schedules import SCHEDULES, make_schedule
 
 
 def test_power_schedule_is_the_2020_studys_formula() -> None:

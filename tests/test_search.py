@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 optuna = pytest.importorskip("optuna")
 mlflow = pytest.importorskip("mlflow")
 
-from dogbreeds.search import load_search  # noqa: E402
+from dogbreeds.training.search import load_search  # noqa: E402
 
 SEARCH = """
 base:
@@ -30,9 +30,9 @@ metric: val_top1
 def test_two_trial_search_runs_nested_trials_and_continues_its_study(
     tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dogbreeds.checkpoint import load_card
     from dogbreeds.cli import main
-    from dogbreeds.search import trials_table
+    from dogbreeds.core.card import load_card
+    from dogbreeds.training.search import trials_table
 
     config = tmp_path / "search.yaml"
     config.write_text(SEARCH)
@@ -66,7 +66,7 @@ def test_search_file_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_every_experiment_config_loads() -> None:
-    from dogbreeds.train import TrainConfig, load_config
+    from dogbreeds.training.config import TrainConfig, load_config
 
     folder = Path(__file__).parents[1] / "experiments"
     configs = sorted(folder.glob("*.yaml"))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dogbreeds.checkpoint import load_card
 from dogbreeds.cli import main
-from dogbreeds.predict import default_model_path
+from dogbreeds.core.card import load_card
+from dogbreeds.inference.predictor import default_model_path
 
 from .conftest import EXAMPLES
 
@@ -57,8 +57,8 @@ def test_unreadable_only_input_exits_nonzero(tmp_path: Path, capsys: pytest.Capt
 
 def test_committed_scratch_checkpoint_loads_and_describes_its_training() -> None:
     torch = pytest.importorskip("torch")
-    from dogbreeds.checkpoint import load_card
-    from dogbreeds.rebuild import load_model
+    from dogbreeds.core.card import load_card
+    from dogbreeds.models.rebuild import load_model
 
     folder = Path(__file__).resolve().parents[1] / "models" / "scratch"
     assert (folder / "model.safetensors").stat().st_size < 20 * 2**20

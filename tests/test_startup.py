@@ -10,7 +10,8 @@ HEAVY = ("torch", "timm", "mlflow", "torchvision")
 
 def test_predict_path_imports_no_heavy_library() -> None:
     code = (
-        "import sys; from dogbreeds import cli, predict, evaluate, report_text, classify, catalog, review, sort; "
+        "import sys; from dogbreeds import cli; from dogbreeds.inference import predictor, display; "
+        "from dogbreeds.evaluation import evaluate; from dogbreeds.catalog import classify, database, review, sort; "
         "from dogbreeds.data import folders, summary; cli.build_parser(); "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )

@@ -12,9 +12,10 @@ pytest.importorskip("torchvision")
 
 from safetensors.torch import load_file  # noqa: E402
 
-from dogbreeds.checkpoint import load_card  # noqa: E402
-from dogbreeds.train import TrainConfig, fit  # noqa: E402
-from dogbreeds.transforms import normalise_pixels  # noqa: E402
+from dogbreeds.core.card import load_card  # noqa: E402
+from dogbreeds.core.transforms import normalise_pixels  # noqa: E402
+from dogbreeds.training.config import TrainConfig  # noqa: E402
+from dogbreeds.training.loop import fit  # noqa: E402
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
@@ -27,7 +28,7 @@ class Killed(Exception):
 
 
 def test_training_changes_weights_and_writes_a_card(tiny_tree: Path, tmp_path: Path) -> None:
-    from dogbreeds.registry import create_model
+    from dogbreeds.models.registry import create_model
 
     torch.manual_seed(0)
     initial = create_model("study_cnn1_test").state_dict()
@@ -68,7 +69,7 @@ def test_mlflow_run_has_params_per_epoch_metrics_and_artifacts(
     import json
 
     from dogbreeds.cli import main
-    from dogbreeds.tracking import list_runs
+    from dogbreeds.training.tracking import list_runs
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
 
@@ -97,8 +98,8 @@ def test_scratch_model_is_calibrated_exported_and_predicts_without_a_dog_verdict
 ) -> None:
     import numpy as np
 
-    from dogbreeds.predict import NOT_A_DOG, Predictor
-    from dogbreeds.rebuild import load_model
+    from dogbreeds.inference.predictor import NOT_A_DOG, Predictor
+    from dogbreeds.models.rebuild import load_model
 
     card = fit(
         _cfg(
@@ -128,7 +129,7 @@ def test_scratch_model_is_calibrated_exported_and_predicts_without_a_dog_verdict
 
 def test_config_file_sets_training_and_unknown_keys_are_refused(tiny_tree: Path, tmp_path: Path) -> None:
     from dogbreeds.cli import main
-    from dogbreeds.train import load_config
+    from dogbreeds.training.config import load_config
 
     config = tmp_path / "exp.yaml"
     config.write_text("model: dognet_test\nepochs: 5\nimage_size: 64\nbatch_size: 8\nseed: 3\n")

@@ -11,11 +11,11 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("timm")
 
-from dogbreeds.breeds import breed_index  # noqa: E402
-from dogbreeds.checkpoint import load_card  # noqa: E402
 from dogbreeds.cli import main  # noqa: E402
-from dogbreeds.predict import Predictor  # noqa: E402
-from dogbreeds.train_features import FeaturesConfig, train_features  # noqa: E402
+from dogbreeds.core.breeds import breed_index  # noqa: E402
+from dogbreeds.core.card import load_card  # noqa: E402
+from dogbreeds.inference.predictor import Predictor  # noqa: E402
+from dogbreeds.training.feature_head import FeaturesConfig, train_features  # noqa: E402
 
 from .conftest import make_photo  # noqa: E402
 
@@ -85,8 +85,8 @@ def test_predictor_learns_the_tiny_breeds(trained: tuple[Path, Path], tmp_path: 
 def test_checkpoint_round_trip_gives_identical_logits(trained: tuple[Path, Path], tmp_path: Path) -> None:
     import torch
 
-    from dogbreeds.rebuild import export_checkpoint, load_model
-    from dogbreeds.runtime import open_session, run_session
+    from dogbreeds.inference.onnx_session import open_session, run_session
+    from dogbreeds.models.rebuild import export_checkpoint, load_model
 
     ckpt, _ = trained
     model = load_model(ckpt)

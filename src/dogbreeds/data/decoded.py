@@ -4,7 +4,7 @@ On 2 cores, decoding and resizing a 224 px JPEG costs about as much as a trainin
 decoding every epoch would halve the speed. 12,000 photos at 128 px are 590 MB, at 260 px 2.4 GB; the array is
 cached on disk (keyed by the photos and the preprocessing) and loaded by later runs.
 
-Each photo is framed by :func:`~dogbreeds.transforms.resize_center_crop`, the evaluation transform's own resize,
+Each photo is framed by :func:`~dogbreeds.core.transforms.resize_center_crop`, the evaluation transform's own resize,
 so what a network trains on is what ``predict`` later shows it.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dogbreeds.core.parallel import map_ahead
+from dogbreeds.core.progress import progress
+from dogbreeds.core.transforms import FRAMING, Preprocess, crop_to_box, resize_center_crop
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.data.samples import Sample
-from dogbreeds.parallel import map_ahead
-from dogbreeds.progress import progress
-from dogbreeds.transforms import FRAMING, Preprocess, crop_to_box, resize_center_crop
 
 log = logging.getLogger(__name__)
 

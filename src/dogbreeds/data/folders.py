@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dogbreeds.breeds import breed_index
+from dogbreeds.core.breeds import breed_index
 from dogbreeds.data.images import is_image_path
 from dogbreeds.data.samples import Sample, SampleSet
 from dogbreeds.data.stanford import image_dir, is_stanford_root, load_stanford

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
-from dogbreeds.breeds import human_name
+from dogbreeds.core.breeds import human_name
+from dogbreeds.core.transforms import Preprocess
 from dogbreeds.data.folders import load_samples
 from dogbreeds.data.images import UnreadableImage, load_rgb
-from dogbreeds.transforms import Preprocess, train_transform
 
 TITLE_HEIGHT = 18
 
@@ -45,3 +47,40 @@ def preview_grid(
     out.parent.mkdir(parents=True, exist_ok=True)
     grid.save(out)
     return out
+
+
+def train_transform(
+    cfg: Preprocess,
+    *,
+    scale: tuple[float, float] = (0.35, 1.0),
+    hflip: float = 0.5,
+    shift: float = 0.1,
+    rotation: float = 15.0,
+    zoom: float = 0.1,
+    brightness: float = 0.2,
+    contrast: float = 0.2,
+) -> Callable[[Image.Image], Any]:
+    """The studies' training augmentation list, each a parameter (0 switches one off); returns a tensor.
+
+    Args:
+        scale: random-resized-crop area range; the lower end teaches the model to find the dog in a whole frame.
+        hflip: probability of a horizontal flip.
+        shift: largest translation, as a fraction of the side.
+        rotation: largest rotation in degrees.
+        zoom: largest zoom in or out, as a fraction.
+        brightness: colour-jitter brightness factor.
+        contrast: colour-jitter contrast factor.
+    """
+    from torchvision import transforms as T
+
+    steps: list[Any] = [
+        T.RandomResizedCrop(cfg.input_size, scale=scale, interpolation=T.InterpolationMode(cfg.interpolation))
+    ]
+    if hflip:
+        steps.append(T.RandomHorizontalFlip(hflip))
+    if shift or rotation or zoom:
+        steps.append(T.RandomAffine(rotation, translate=(shift, shift), scale=(1 - zoom, 1 + zoom)))
+    if brightness or contrast:
+        steps.append(T.ColorJitter(brightness=brightness, contrast=contrast))
+    steps += [T.ToTensor(), T.Normalize(cfg.mean, cfg.std)]
+    return T.Compose(steps)

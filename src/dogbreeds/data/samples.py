@@ -7,9 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dogbreeds.breeds import BREED_IDS
-
-Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in the annotation's pixel frame
+from dogbreeds.core.breeds import BREED_IDS
+from dogbreeds.core.transforms import Box
 
 
 @dataclass(frozen=True)

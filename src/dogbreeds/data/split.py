@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from dogbreeds.breeds import human_name
+from dogbreeds.core.breeds import human_name
 from dogbreeds.data.samples import Sample, SampleSet
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from dogbreeds.breeds import breed_index
+from dogbreeds.core.breeds import breed_index
 from dogbreeds.data.samples import Box, Sample, SampleSet
 
 IMAGE_DIRS = ("Images", "crops224")

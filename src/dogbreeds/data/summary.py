@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dogbreeds.breeds import BREED_IDS, human_name
+from dogbreeds.core.breeds import BREED_IDS, human_name
+from dogbreeds.core.progress import progress
 from dogbreeds.data.folders import load_samples
 from dogbreeds.data.images import UnreadableImage, load_rgb
-from dogbreeds.progress import progress
 
 
 def _probe(path: Path) -> tuple[int, int] | str:

@@ -1,0 +1,1 @@
+"""The photo library's database and the commands on it: classify, export, sort, review."""

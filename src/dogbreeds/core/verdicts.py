@@ -1,0 +1,56 @@
+"""Choosing the thresholds behind the ``dog`` / ``unsure`` / ``not_a_dog`` verdicts on held-out photos.
+
+``unsure`` exists so that a volunteer sees a doubtful photo instead of the catalog silently holding a wrong breed:
+the probability threshold is the lowest one at which the photos still called ``dog`` are right at least
+``target_accuracy`` of the time on the validation split. ``not_a_dog`` must almost never fire on a dog: its
+threshold on the dog score keeps ``dog_recall`` of the validation dogs, and never exceeds 0.5.
+
+The dog score is the backbone's ImageNet mass on dog classes times the square root of the top breed probability.
+The mass alone cannot tell a dog filling a small part of a whole frame (mass 0.3-0.5, breed still recognised)
+from the kennel, lawn or sofa around a dog in an ImageNet photo the backbone has seen (mass above 0.5, no breed
+recognised); the product separates them: on Stanford whole-frame photos and their dog-free strips
+(benchmarks/not_a_dog_eval.py) it flags 96 % of the strips at 98-99 % of the dogs kept, where the mass alone
+flagged 91 % at 98.5 %.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dogbreeds.core.breeds import IMAGENET_DOG_INDICES
+from dogbreeds.core.card import Verdicts
+from dogbreeds.core.metrics import softmax
+
+MAX_DOG_THRESHOLD = 0.5
+DOG_SCORE_POWER = 0.5  # weight of the top breed probability in the dog score
+DOG_RECALL = 0.995  # validation dogs the not_a_dog threshold keeps
+
+
+def dog_mass(imagenet_logits: np.ndarray) -> np.ndarray:
+    """Probability the backbone's own ImageNet head puts on dog-like classes."""
+    return softmax(imagenet_logits)[:, list(IMAGENET_DOG_INDICES)].sum(axis=1)
+
+
+def dog_score(dog_probability: np.ndarray | float, top_probability: np.ndarray | float, power: float) -> Any:
+    """How much a photo looks like a dog: the ImageNet dog mass, times the top breed probability to ``power``."""
+    return dog_probability * top_probability**power
+
+
+def choose_thresholds(
+    probs: np.ndarray, labels: np.ndarray, dog_probability: np.ndarray, *, target_accuracy: float = 0.95,
+    dog_recall: float = DOG_RECALL, dog_score_power: float = DOG_SCORE_POWER,
+) -> Verdicts:  # fmt: skip
+    """Thresholds from calibrated validation probabilities (N x C), true labels and dog masses (N)."""
+    top = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    order = np.argsort(-top)
+    # accuracy of the k most confident photos, for every k: the threshold is the lowest confidence that keeps it
+    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(running >= target_accuracy)
+    min_probability = float(top[order][ok[-1]]) if len(ok) else 1.0
+    score = dog_score(dog_probability, top, dog_score_power)
+    min_dog = min(MAX_DOG_THRESHOLD, float(np.quantile(score, 1 - dog_recall)))
+    return Verdicts(min_dog_score=round(min_dog, 4), min_probability=round(min_probability, 4), min_margin=0.0,
+                    dog_score_power=dog_score_power)  # fmt: skip

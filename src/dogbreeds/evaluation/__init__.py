@@ -1,0 +1,1 @@
+"""Measuring models without torch: evaluate, error analysis, near-duplicates, the comparison report."""

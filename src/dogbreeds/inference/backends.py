@@ -1,0 +1,121 @@
+"""Inference backends behind one call: ``runner(pixels) -> {output name: array}``.
+
+A runner takes a batch of uint8 pixels (N x H x W x 3, resized and cropped by :func:`transforms.pixels`) and
+normalises it the way the model card says: OpenVINO inside its compiled graph (folded into the first
+convolution), the others through :func:`transforms.normalise_pixels`.
+
+- ``onnx`` (default): ONNX Runtime on the exported graph; starts in a third of a second, fp32 (or the int8 copy
+  ``dogbreeds quantize`` writes).
+- ``openvino``: Intel's OpenVINO runtime on the same ``.onnx`` file (``pip install 'dogbreeds[openvino]'``); with
+  ``precision="bf16"`` it computes in bfloat16 on CPUs that have it (AVX512-BF16 or AMX), about twice ONNX
+  Runtime's fp32 speed on this project's CPU; the int8 copy ``dogbreeds quantize --runtime openvino`` writes runs
+  1.7-1.8x faster still (lite0, lite2 alone; benchmarks/results/classify_speed.md). Whether bf16 or int8 keeps
+  accuracy is measured, not assumed (README).
+- ``torch``: the PyTorch model rebuilt from a checkpoint folder (``model.safetensors`` + card); needs the
+  ``[train]`` extra and 5 s of imports; the reference the other two are checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dogbreeds.core.transforms import Preprocess, check_pixels, normalise_pixels
+from dogbreeds.inference.onnx_session import cpu_threads, open_session, run_session
+
+BACKENDS = ("onnx", "openvino", "torch")
+PRECISIONS = ("fp32", "bf16")
+# The int8 copies ``dogbreeds quantize`` writes (the name their card carries) and the backend each was made for:
+# NNCF's copy of the shipped model: 90.5 photos/s on OpenVINO, 14.3 on ONNX Runtime (the fp32 model there: 31.0).
+QUANTIZED_FOR = {"int8-static-qdq": "onnx", "int8-nncf-qdq": "openvino"}
+Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+def open_runner(
+    onnx_path: Path, preprocess: Preprocess, *, backend: str = "onnx", precision: str = "fp32",
+    threads: int | None = None,
+) -> Runner:  # fmt: skip
+    """A callable running the model of ``onnx_path`` (a checkpoint's ``model.onnx`` or a standalone ``.onnx``) on
+    uint8 pixel batches, normalised by ``preprocess``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    threads = threads or cpu_threads()
+    if backend == "onnx":
+        if precision != "fp32":
+            raise ValueError("ONNX Runtime runs fp32 (or an int8 copy from `dogbreeds quantize`); "
+                             "for bf16 use --backend openvino or --backend torch")  # fmt: skip
+        session = open_session(onnx_path, threads=threads)
+        return lambda pixels: run_session(session, normalise_pixels(pixels, preprocess))
+    if backend == "openvino":
+        return _openvino_runner(onnx_path, preprocess, precision, threads)
+    return _torch_runner(onnx_path, preprocess, precision, threads)
+
+
+def _openvino_runner(onnx_path: Path, preprocess: Preprocess, precision: str, threads: int) -> Runner:
+    try:
+        import openvino as ov
+    except ImportError:
+        raise RuntimeError("the openvino backend needs OpenVINO: pip install 'dogbreeds[openvino]'") from None
+    core = ov.Core()
+    if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        raise RuntimeError("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX): use --precision fp32")
+    compiled = core.compile_model(
+        _with_pixel_input(core.read_model(str(onnx_path)), preprocess), "CPU",
+        {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+         "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
+    )  # fmt: skip
+    request = compiled.create_infer_request()
+    names = [port.get_any_name() for port in compiled.outputs]
+
+    def run(pixels: np.ndarray) -> dict[str, np.ndarray]:
+        check_pixels(pixels)
+        request.infer({0: pixels})
+        # copies: the request's output buffers are reused by the next call
+        return {name: np.array(request.get_output_tensor(i).data) for i, name in enumerate(names)}
+
+    return run
+
+
+def _with_pixel_input(model: Any, preprocess: Preprocess) -> Any:
+    """The OpenVINO model taking uint8 NHWC pixels: conversion, layout and ``(x - 255 mean) / (255 std)`` become
+    graph operations, which OpenVINO folds into the first convolution instead of the CPU doing them photo by
+    photo in NumPy."""
+    import openvino as ov
+    from openvino.preprocess import PrePostProcessor
+
+    ppp = PrePostProcessor(model)
+    ppp.input(0).tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+    ppp.input(0).model().set_layout(ov.Layout("NCHW"))
+    steps = ppp.input(0).preprocess().convert_element_type(ov.Type.f32)
+    steps.mean([255.0 * m for m in preprocess.mean]).scale([255.0 * s for s in preprocess.std])
+    return ppp.build()
+
+
+def _torch_runner(onnx_path: Path, preprocess: Preprocess, precision: str, threads: int) -> Runner:
+    folder = onnx_path.parent
+    if not (folder / "model.safetensors").exists():
+        raise ValueError(f"the torch backend needs a checkpoint folder with model.safetensors; {onnx_path} has "
+                         "none beside it (an exported .onnx file runs on --backend onnx or openvino)")  # fmt: skip
+    try:
+        import torch
+    except ImportError:
+        raise RuntimeError("the torch backend needs PyTorch: pip install 'dogbreeds[train]'") from None
+    from dogbreeds.models.rebuild import load_model
+
+    torch.set_num_threads(threads)
+    model = load_model(folder)
+
+    @torch.inference_mode()
+    def run(pixels: np.ndarray) -> dict[str, np.ndarray]:
+        images = torch.from_numpy(normalise_pixels(pixels, preprocess))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out: Any = model(images)
+        outputs = (out,) if isinstance(out, torch.Tensor) else out
+        return {name: t.float().numpy() for name, t in zip(model.output_names, outputs, strict=True)}
+
+    return run

@@ -1,0 +1,148 @@
+"""The one inference core: photos in, breeds, probabilities and verdicts out, on ONNX Runtime.
+
+Behind ``dogbreeds predict``, ``evaluate`` and every later front end. Imports neither torch nor timm, so a cold
+``dogbreeds predict photo.jpg`` answers in about a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dogbreeds.core.card import ONNX_NAME, ModelCard, load_card
+from dogbreeds.core.metrics import softmax
+from dogbreeds.core.parallel import batched, map_ahead
+from dogbreeds.core.transforms import pixels
+from dogbreeds.core.verdicts import dog_mass, dog_score
+from dogbreeds.data.images import UnreadableImage, load_rgb
+from dogbreeds.inference.backends import QUANTIZED_FOR, open_runner
+
+DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
+log = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    """The model shipped inside the package."""
+    return Path(str(resources.files("dogbreeds") / "assets" / "default.onnx"))
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """``None`` -> the shipped model; a checkpoint folder -> its ``model.onnx``; an ``.onnx`` file as is."""
+    if model is None:
+        return default_model_path()
+    path = Path(model)
+    if path.is_dir():
+        path = path / ONNX_NAME
+        if not path.exists():
+            raise FileNotFoundError(f"{model} has no {ONNX_NAME}: run `dogbreeds export-onnx --model {model}`")
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}")
+    return path
+
+
+@dataclass
+class Prediction:
+    """What the tool says about one photo (``breed`` is the canonical id, probabilities are calibrated)."""
+
+    path: str
+    breed: str | None = None
+    name: str | None = None
+    probability: float | None = None
+    top_k: list[dict[str, Any]] = field(default_factory=list)
+    verdict: str = UNREADABLE
+    dog_probability: float | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BatchOutput:
+    """Raw outputs for a batch of photos: calibrated breed probabilities and the ImageNet dog mass."""
+
+    probabilities: np.ndarray  # N x 120
+    dog_probability: np.ndarray  # N; NaN for a model without an ImageNet head (it cannot say "not a dog")
+    logits: np.ndarray  # N x 120, before temperature
+
+
+class Predictor:
+    """Loads a model once; predicts photos or preprocessed arrays in batches."""
+
+    def __init__(
+        self, model: str | Path | None = None, *, threads: int | None = None, backend: str = "onnx",
+        precision: str = "fp32",
+    ) -> None:  # fmt: skip
+        self.path = resolve_model_path(model)
+        self.card: ModelCard = load_card(self.path)
+        made_for = QUANTIZED_FOR.get(self.card.model_args.get("quantization", ""))
+        if made_for and made_for != backend:
+            log.warning("%s is an int8 copy made for --backend %s; on %s it may run slower than the fp32 model",
+                        self.path, made_for, backend)  # fmt: skip
+        self.runner = open_runner(self.path, self.card.preprocess, backend=backend, precision=precision,
+                                  threads=threads)  # fmt: skip
+        self.transform = functools.partial(pixels, cfg=self.card.preprocess)  # photo -> what run_pixels takes
+
+    def run_pixels(self, batch: np.ndarray) -> BatchOutput:
+        """Run a batch of :attr:`transform` outputs (uint8, N x H x W x 3); the backend normalises it."""
+        out = self.runner(batch)
+        logits = out["breed_logits"]
+        dog = dog_mass(out["imagenet_logits"]) if "imagenet_logits" in out else np.full(len(logits), np.nan)
+        return BatchOutput(softmax(logits / self.card.temperature), dog, logits)
+
+    def load(self, path: str | Path) -> np.ndarray:
+        return self.transform(load_rgb(path, min_size=self.card.preprocess.resize_to))
+
+    def verdict(self, probs: np.ndarray, dog_probability: float) -> str:
+        v = self.card.verdicts
+        top2 = np.sort(probs)[-2:]
+        if dog_score(dog_probability, top2[1], v.dog_score_power) < v.min_dog_score:  # False for NaN: no ImageNet
+            return NOT_A_DOG  # head, no "not a dog"
+        if top2[1] < v.min_probability or top2[1] - top2[0] < v.min_margin:
+            return UNSURE
+        return DOG
+
+    def describe(self, path: str, probs: np.ndarray, dog_probability: float, top_k: int) -> Prediction:
+        order = np.argsort(-probs)[:top_k]
+        classes, names = self.card.classes, self.card.names
+        return Prediction(
+            path=path,
+            breed=classes[order[0]],
+            name=names[order[0]],
+            probability=float(probs[order[0]]),
+            top_k=[{"breed": classes[i], "name": names[i], "probability": float(probs[i])} for i in order],
+            verdict=self.verdict(probs, dog_probability),
+            dog_probability=None if np.isnan(dog_probability) else float(dog_probability),
+        )
+
+    def predict_paths(
+        self, paths: Iterable[str | Path], *, top_k: int = 5, batch_size: int = 16
+    ) -> Iterator[Prediction]:
+        """Predictions in input order; unreadable photos come back with ``verdict="unreadable"`` and the reason."""
+        paths = [str(p) for p in paths]
+
+        def load(p: str) -> np.ndarray | str:
+            try:
+                return self.load(p)
+            except UnreadableImage as err:
+                return str(err)
+
+        loaded = map_ahead(lambda p: (p, load(p)), paths, ahead=4 * batch_size)
+        for batch in batched(loaded, batch_size):
+            good = [a for _, a in batch if not isinstance(a, str)]
+            out = self.run_pixels(np.stack(good)) if good else None
+            row = 0
+            for p, a in batch:
+                if isinstance(a, str):
+                    yield Prediction(path=p, error=a)
+                else:
+                    assert out is not None
+                    yield self.describe(p, out.probabilities[row], out.dog_probability[row], top_k)
+                    row += 1
