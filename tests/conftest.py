@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("DOGBREEDS_PROGRESS", "0")
+# training commands track to MLflow by default: into a throw-away store, never ./runs of the checkout
+os.environ.setdefault("DOGBREEDS_RUNS", tempfile.mkdtemp(prefix="dogbreeds-runs-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DOGBREEDS_SHARED", REPO.parent / "shared")) / "datasets" / "stanford-dogs"

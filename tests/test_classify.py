@@ -348,16 +348,16 @@ def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
 
 
 def test_cli_classify_thresholds_override_the_card(tmp_path: Path) -> None:
-    """``--min-dog-score`` above every dog score calls every readable photo not_a_dog; ``--min-probability`` of 1
+    """``--min-dog-score`` of 1 calls every readable photo not_a_dog; ``--min-probability`` of 1
     leaves no photo called ``dog``."""
     folder = tmp_path / "photos"
     shutil.copytree(EXAMPLES, folder, ignore=shutil.ignore_patterns("*.md"))
     db = str(tmp_path / "strict.db")
-    assert main(["classify", str(folder), "--db", db, "--min-dog-score", "1.01"]) == 0
+    assert main(["classify", str(folder), "--db", db, "--min-dog-score", "1"]) == 0
     verdicts = {r["verdict"] for r in iter_rows(open_catalog(db))}
     assert verdicts == {"not_a_dog"}
     db = str(tmp_path / "unsure.db")
-    assert main(["classify", str(folder), "--db", db, "--min-probability", "1.01"]) == 0
+    assert main(["classify", str(folder), "--db", db, "--min-probability", "1"]) == 0
     verdicts = {r["verdict"] for r in iter_rows(open_catalog(db))}
     assert "dog" not in verdicts and "unsure" in verdicts
     # the card's dog score, and the dog probability alone under the old flag: each row's verdict follows its rule

@@ -78,4 +78,4 @@ def test_evaluate_reports_leakage_against_the_training_split(tmp_path: Path, cap
     assert (
         row["kind"] == "against_train" and row["photo"].endswith("c.jpg") and row["duplicate_of"].endswith("pug/0.jpg")
     )
-    assert "near-duplicates against train: 1 pair(s)" in capsys.readouterr().out
+    assert "near-duplicates against the training photos: 1 pair(s)" in capsys.readouterr().out

@@ -34,7 +34,12 @@ def weights_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def tiny_config(data: Path, out: Path, weights: str) -> FeaturesConfig:
     return FeaturesConfig(
-        data=str(data), out=str(out), backbone="test_efficientnet", weights=weights, val_fraction=0.25
+        data=str(data),
+        out=str(out),
+        backbone="test_efficientnet",
+        weights=weights,
+        val_fraction=0.25,
+        track=False,
     )
 
 

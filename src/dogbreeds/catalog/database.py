@@ -30,6 +30,9 @@ from sqlalchemy import (
     select,
 )
 
+from dogbreeds.core.errors import CatalogError
+from dogbreeds.core.i18n import _
+
 DEFAULT_DB = "sqlite:///dogbreeds.db"
 
 metadata = MetaData()
@@ -140,7 +143,7 @@ def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str
     elif engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
     else:
-        raise ValueError(f"unsupported database {engine.dialect.name!r}: use SQLite or PostgreSQL")
+        raise CatalogError(_("unsupported database {name!r}: use SQLite or PostgreSQL", name=engine.dialect.name))
     stmt = insert(photos)
     stmt = stmt.on_conflict_do_update(
         index_elements=["path"], set_={c: stmt.excluded[c] for c in COLUMNS if c != "path"}

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.catalog.database import COLUMNS
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 
 FORMATS = ("csv", "json", "parquet")
 
@@ -25,7 +27,9 @@ def export_rows(rows: Iterable[dict[str, Any]], out: Path, *, fmt: str | None = 
     """Write rows to ``out`` (atomically: an interrupted export never leaves half a file); returns the count."""
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)} (--format)")
+        raise UsageError(
+            _("unknown export format {fmt!r}: use one of {names} (--format)", fmt=fmt, names=", ".join(FORMATS))
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     data = [_flat(r) for r in rows]

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.breeds import human_name
+from dogbreeds.core.errors import DogbreedsError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.inference.predictor import DOG
 
 MODES = ("copy", "hardlink", "symlink")
@@ -49,7 +51,7 @@ def _free_name(folder: Path, name: str, source: Path) -> Path | None:
             return candidate
         if _same_file(source, candidate):
             return None
-    raise RuntimeError(f"too many photos named {name} in {folder}")
+    raise DogbreedsError(_("too many photos named {name} in {folder}", name=name, folder=folder))
 
 
 def place(source: Path, folder: Path, *, mode: str = "copy") -> Path | None:
@@ -72,7 +74,7 @@ def place(source: Path, folder: Path, *, mode: str = "copy") -> Path | None:
 def sort_rows(rows: Iterable[dict[str, Any]], into: Path, *, mode: str = "copy") -> SortStats:
     """Place every catalogued photo under ``into/<folder>/``; see the module docstring for the guarantees."""
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        raise UsageError(_("mode must be one of {names}, not {mode!r}", names=", ".join(MODES), mode=mode))
     into = into.resolve()
     stats = SortStats()
     for row in rows:

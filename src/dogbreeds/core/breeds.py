@@ -10,6 +10,9 @@ from __future__ import annotations
 import difflib
 import re
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
+
 _STANFORD_FOLDERS = """
 n02085620-Chihuahua n02085782-Japanese_spaniel n02085936-Maltese_dog n02086079-Pekinese n02086240-Shih-Tzu
 n02086646-Blenheim_spaniel n02086910-papillon n02087046-toy_terrier n02087394-Rhodesian_ridgeback
@@ -71,7 +74,7 @@ for _id in BREED_IDS:
     _BY_KEY[_id.split("-", 1)[0]] = _id
 
 
-class UnknownBreedError(ValueError):
+class UnknownBreedError(UsageError):
     """A folder or label names no Stanford breed; the message lists the closest names."""
 
 
@@ -94,7 +97,7 @@ def resolve_breed(name: str) -> str:
     if not close:
         close = difflib.get_close_matches(name.replace("_", " ").lower(), [n.lower() for n in names], n=3, cutoff=0.3)
     hint = f"; closest: {', '.join(close)}" if close else ""
-    raise UnknownBreedError(f"{name!r} is not one of the 120 Stanford Dogs breeds{hint}")
+    raise UnknownBreedError(_("{name!r} is not one of the 120 Stanford Dogs breeds{hint}", name=name, hint=hint))
 
 
 _INDEX = {b: i for i, b in enumerate(BREED_IDS)}

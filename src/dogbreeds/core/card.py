@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.breeds import BREED_IDS, human_name
+from dogbreeds.core.errors import ModelCardError, NotFoundError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.transforms import Preprocess
 
 CARD_NAME, WEIGHTS_NAME, ONNX_NAME = "model.json", "model.safetensors", "model.onnx"
@@ -88,7 +90,13 @@ class ModelCard:
         d.pop("names", None)
         version = d.get("format_version", 0)
         if version > FORMAT_VERSION:
-            raise ValueError(f"model card format {version} is newer than this dogbreeds understands ({FORMAT_VERSION})")
+            raise ModelCardError(
+                _(
+                    "model card format {version} is newer than this dogbreeds understands ({FORMAT_VERSION})",
+                    version=version,
+                    FORMAT_VERSION=FORMAT_VERSION,
+                )
+            )
         d["preprocess"] = Preprocess.from_dict(d["preprocess"])
         d["verdicts"] = Verdicts.from_dict(d.get("verdicts", {}))
         return cls(**d)
@@ -114,8 +122,12 @@ def load_card(path: str | Path) -> ModelCard:
     path = Path(path)
     card_path = path / CARD_NAME if path.is_dir() else path.with_suffix(".json")
     if not card_path.exists():
-        raise FileNotFoundError(f"no model card at {card_path}: is {path} a dogbreeds checkpoint?")
+        raise NotFoundError(
+            _("no model card at {card_path}: is {path} a dogbreeds checkpoint?", card_path=card_path, path=path)
+        )
     try:
         return ModelCard.from_dict(json.loads(card_path.read_text()))
     except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{card_path} is not a valid dogbreeds model card: {err}") from None
+        raise ModelCardError(
+            _("{card_path} is not a valid dogbreeds model card: {err}", card_path=card_path, err=err)
+        ) from None

@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
+
 Box = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in the annotation's pixel frame
 _INTERPOLATION = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
 
@@ -37,9 +40,15 @@ class Preprocess:
         object.__setattr__(self, "mean", tuple(map(float, self.mean)))  # hashable: normalising tables are cached
         object.__setattr__(self, "std", tuple(map(float, self.std)))
         if self.interpolation not in _INTERPOLATION:
-            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, not {self.interpolation!r}")
+            raise UsageError(
+                _(
+                    "interpolation must be one of {INTERPOLATION}, not {interpolation!r}",
+                    INTERPOLATION=sorted(_INTERPOLATION),
+                    interpolation=self.interpolation,
+                )
+            )
         if not 0 < self.crop_pct <= 1:
-            raise ValueError(f"crop_pct must be in (0, 1], not {self.crop_pct}")
+            raise UsageError(_("crop_pct must be in (0, 1], not {crop_pct}", crop_pct=self.crop_pct))
 
     @property
     def resize_to(self) -> int:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.parallel import map_ahead
 from dogbreeds.core.progress import progress
 from dogbreeds.core.transforms import FRAMING, Preprocess, crop_to_box, resize_center_crop
@@ -66,7 +68,7 @@ def decode_samples(
                 images[i], keep[i] = pixels, True
             bar.advance()
     if not keep.any():
-        raise ValueError("no readable photo among the training samples")
+        raise DogbreedsError(_("no readable photo among the training samples"))
     images, labels = images[keep], np.array([s.label for s in samples], np.int64)[keep]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

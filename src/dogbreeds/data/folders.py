@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dogbreeds.core.breeds import breed_index
+from dogbreeds.core.errors import NotFoundError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.data.images import is_image_path
 from dogbreeds.data.samples import Sample, SampleSet
 from dogbreeds.data.stanford import image_dir, is_stanford_root, load_stanford
@@ -18,7 +20,7 @@ def load_folder_tree(root: Path) -> SampleSet:
         FileNotFoundError: ``root`` is missing or holds no photos.
     """
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a folder")
+        raise NotFoundError(_("{root} is not a folder", root=root))
     samples = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
@@ -27,7 +29,9 @@ def load_folder_tree(root: Path) -> SampleSet:
         label = breed_index(folder.name)
         samples.extend(Sample(p, label) for p in photos)
     if not samples:
-        raise FileNotFoundError(f"{root} holds no photos in breed folders (expected {root}/<breed>/<photo>.jpg)")
+        raise NotFoundError(
+            _("{root} holds no photos in breed folders (expected {root}/<breed>/<photo>.jpg)", root=root)
+        )
     return SampleSet(root.name, samples)
 
 
@@ -39,5 +43,11 @@ def load_samples(root: str | Path, split: str | None = None, *, images: str | No
         full_frame = image_dir(root, images).name == "Images"
         return load_stanford(root, split or "train", images=images, with_boxes=full_frame)
     if split is not None:
-        raise ValueError(f"--split {split} needs a Stanford Dogs folder (with lists/), and {root} is a plain tree")
+        raise UsageError(
+            _(
+                "--split {split} needs a Stanford Dogs folder (with lists/), and {root} is a plain tree",
+                split=split,
+                root=root,
+            )
+        )
     return load_folder_tree(root)

@@ -6,10 +6,12 @@ import random
 from collections import defaultdict
 
 from dogbreeds.core.breeds import human_name
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.data.samples import Sample, SampleSet
 
 
-class TooFewPhotosError(ValueError):
+class TooFewPhotosError(UsageError):
     """A breed has too few photos to appear in both the training and the validation part."""
 
 
@@ -20,15 +22,19 @@ def stratified_split(data: SampleSet, *, val_fraction: float = 0.1, seed: int = 
         TooFewPhotosError: a breed has fewer than 2 photos; the message names every such breed.
     """
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), not {val_fraction}")
+        raise UsageError(_("val_fraction must be in (0, 1), not {val_fraction}", val_fraction=val_fraction))
     by_label: dict[int, list[Sample]] = defaultdict(list)
     for s in data.samples:
         by_label[s.label].append(s)
     thin = sorted(human_name(s[0].breed_id) for s in by_label.values() if len(s) < 2)
     if thin:
         raise TooFewPhotosError(
-            f"{len(thin)} breed(s) have fewer than 2 photos, too few to both train and validate: "
-            f"{', '.join(thin)}. Add photos or remove those folders."
+            _(
+                "{n_thin} breed(s) have fewer than 2 photos, too few to both train and validate: "
+                "{names}. Add photos or remove those folders.",
+                n_thin=len(thin),
+                names=", ".join(thin),
+            )
         )
     rng = random.Random(seed)
     train, val = [], []

@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from dogbreeds.core.breeds import breed_index
+from dogbreeds.core.errors import NotFoundError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.data.samples import Box, Sample, SampleSet
 
 IMAGE_DIRS = ("Images", "crops224")
@@ -25,13 +27,15 @@ def image_dir(root: Path, images: str | None = None) -> Path:
     for name in [images] if images else IMAGE_DIRS:
         if (root / name).is_dir():
             return root / name
-    raise FileNotFoundError(f"{root} has none of {', '.join(IMAGE_DIRS)}: not a Stanford Dogs folder")
+    raise NotFoundError(
+        _("{root} has none of {names}: not a Stanford Dogs folder", root=root, names=", ".join(IMAGE_DIRS))
+    )
 
 
 def read_split_list(root: Path, split: str) -> list[str]:
     """Relative photo paths (``folder/file.jpg``) of the official ``train`` or ``test`` list."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+        raise UsageError(_("split must be one of {SPLITS}, not {split!r}", SPLITS=SPLITS, split=split))
     txt, mat = root / "lists" / f"{split}_list.txt", root / "lists" / f"{split}_list.mat"
     if txt.exists():
         return [line.split("\t")[0].strip() for line in txt.read_text().splitlines() if line.strip()]
@@ -39,7 +43,15 @@ def read_split_list(root: Path, split: str) -> list[str]:
         from scipy.io import loadmat  # only the original archive needs scipy
 
         return [str(entry[0][0]) for entry in loadmat(mat)["file_list"]]
-    raise FileNotFoundError(f"no official {split} list in {root / 'lists'} (expected {txt.name} or {mat.name})")
+    raise NotFoundError(
+        _(
+            "no official {split} list in {value} (expected {name} or {name2})",
+            split=split,
+            value=root / "lists",
+            name=txt.name,
+            name2=mat.name,
+        )
+    )
 
 
 def read_annotation(path: Path) -> tuple[list[Box], tuple[int, int] | None]:
@@ -78,5 +90,7 @@ def load_stanford(root: Path, split: str, *, images: str | None = None, with_box
                 box = boxes[0] if boxes else None
         samples.append(Sample(path, breed_index(breed_folder), box, frame))
     if not samples:
-        raise FileNotFoundError(f"none of the official {split} photos were found under {folder}")
+        raise NotFoundError(
+            _("none of the official {split} photos were found under {folder}", split=split, folder=folder)
+        )
     return SampleSet(f"{root.name}/{folder.name}:{split}", samples)

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.breeds import BREED_IDS, NUM_BREEDS, human_name
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import confidence_bin, expected_calibration_error
 
 _INDEX = {b: i for i, b in enumerate(BREED_IDS)}
@@ -46,7 +48,13 @@ def load_predictions(path: str | Path) -> Predictions:
             rows = list(csv.DictReader(f))
     missing = {"path", "label", "pred", "probability", "loss"} - set(rows[0] if rows else {})
     if not rows or missing:
-        raise ValueError(f"{path} is not a predictions file (empty, or missing columns {sorted(missing)})")
+        raise UsageError(
+            _(
+                "{path} is not a predictions file (empty, or missing columns {missing})",
+                path=path,
+                missing=sorted(missing),
+            )
+        )
     return Predictions(
         paths=[r["path"] for r in rows],
         labels=np.array([_INDEX[r["label"]] for r in rows]),

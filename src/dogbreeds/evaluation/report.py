@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.card import CARD_NAME, load_card
+from dogbreeds.core.errors import NotFoundError
+from dogbreeds.core.i18n import _
 from dogbreeds.evaluation.report_entry import ModelEntry
 from dogbreeds.inference.predictor import Predictor, default_model_path, resolve_model_path
 
@@ -40,10 +42,12 @@ def _checkpoint_of_run(run_id: str, tracking_uri: str | None) -> Path:
 
     runs = {r["run_id"]: r for r in list_runs(tracking_uri)}
     if run_id not in runs:
-        raise FileNotFoundError(f"{run_id!r} is neither a checkpoint, an .onnx file, nor a run in the MLflow store")
+        raise NotFoundError(
+            _("{run_id!r} is neither a checkpoint, an .onnx file, nor a run in the MLflow store", run_id=run_id)
+        )
     out = Path(runs[run_id]["params"].get("out", ""))
     if not (out / CARD_NAME).exists():
-        raise FileNotFoundError(f"run {run_id} wrote no checkpoint at {out}")
+        raise NotFoundError(_("run {run_id} wrote no checkpoint at {out}", run_id=run_id, out=out))
     return out
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from dogbreeds.core.errors import MissingExtraError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.transforms import Preprocess, check_pixels, normalise_pixels
 from dogbreeds.inference.onnx_session import cpu_threads, open_session, run_session
 
@@ -41,14 +43,22 @@ def open_runner(
     """A callable running the model of ``onnx_path`` (a checkpoint's ``model.onnx`` or a standalone ``.onnx``) on
     uint8 pixel batches, normalised by ``preprocess``."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise UsageError(
+            _("backend must be one of {names}, not {backend!r}", names=", ".join(BACKENDS), backend=backend)
+        )
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise UsageError(
+            _("precision must be one of {names}, not {precision!r}", names=", ".join(PRECISIONS), precision=precision)
+        )
     threads = threads or cpu_threads()
     if backend == "onnx":
         if precision != "fp32":
-            raise ValueError("ONNX Runtime runs fp32 (or an int8 copy from `dogbreeds quantize`); "
-                             "for bf16 use --backend openvino or --backend torch")  # fmt: skip
+            raise UsageError(
+                _(
+                    "ONNX Runtime runs fp32 (or an int8 copy from `dogbreeds quantize`); for bf16 use "
+                    "--backend openvino or --backend torch"
+                )
+            )
         session = open_session(onnx_path, threads=threads)
         return lambda pixels: run_session(session, normalise_pixels(pixels, preprocess))
     if backend == "openvino":
@@ -60,10 +70,10 @@ def _openvino_runner(onnx_path: Path, preprocess: Preprocess, precision: str, th
     try:
         import openvino as ov
     except ImportError:
-        raise RuntimeError("the openvino backend needs OpenVINO: pip install 'dogbreeds[openvino]'") from None
+        raise MissingExtraError(_("the openvino backend needs OpenVINO: pip install 'dogbreeds[openvino]'")) from None
     core = ov.Core()
     if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-        raise RuntimeError("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX): use --precision fp32")
+        raise UsageError(_("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX): use --precision fp32"))
     compiled = core.compile_model(
         _with_pixel_input(core.read_model(str(onnx_path)), preprocess), "CPU",
         {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
@@ -99,12 +109,17 @@ def _with_pixel_input(model: Any, preprocess: Preprocess) -> Any:
 def _torch_runner(onnx_path: Path, preprocess: Preprocess, precision: str, threads: int) -> Runner:
     folder = onnx_path.parent
     if not (folder / "model.safetensors").exists():
-        raise ValueError(f"the torch backend needs a checkpoint folder with model.safetensors; {onnx_path} has "
-                         "none beside it (an exported .onnx file runs on --backend onnx or openvino)")  # fmt: skip
+        raise UsageError(
+            _(
+                "the torch backend needs a checkpoint folder with model.safetensors; {onnx_path} has "
+                "none beside it (an exported .onnx file runs on --backend onnx or openvino)",
+                onnx_path=onnx_path,
+            )
+        )
     try:
         import torch
     except ImportError:
-        raise RuntimeError("the torch backend needs PyTorch: pip install 'dogbreeds[train]'") from None
+        raise MissingExtraError(_("the torch backend needs PyTorch: pip install 'dogbreeds[train]'")) from None
     from dogbreeds.models.rebuild import load_model
 
     torch.set_num_threads(threads)

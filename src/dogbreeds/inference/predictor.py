@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.card import ONNX_NAME, ModelCard, load_card
+from dogbreeds.core.errors import NotFoundError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import softmax
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.transforms import pixels
@@ -41,9 +43,15 @@ def resolve_model_path(model: str | Path | None) -> Path:
     if path.is_dir():
         path = path / ONNX_NAME
         if not path.exists():
-            raise FileNotFoundError(f"{model} has no {ONNX_NAME}: run `dogbreeds export-onnx --model {model}`")
+            raise NotFoundError(
+                _(
+                    "{model} has no {ONNX_NAME}: run `dogbreeds export-onnx --model {model}`",
+                    model=model,
+                    ONNX_NAME=ONNX_NAME,
+                )
+            )
     if not path.exists():
-        raise FileNotFoundError(f"no model at {path}")
+        raise NotFoundError(_("no model at {path}", path=path))
     return path
 
 

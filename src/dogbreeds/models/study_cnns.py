@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.models.heads import TimmHeadInterface
 from dogbreeds.models.registry import register_model
 
@@ -65,7 +67,7 @@ def _study(
     widths: tuple[int, int, int], mid_stride: int, dense: tuple[int, ...], dropout: float, **kw: Any
 ) -> StudyCNN:
     if kw.pop("pretrained", False):
-        raise ValueError("the study CNNs are trained from scratch: there are no pretrained weights")
+        raise UsageError(_("the study CNNs are trained from scratch: there are no pretrained weights"))
     return StudyCNN(widths=widths, mid_stride=mid_stride, dense=dense, dropout=dropout, **kw)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.card import WEIGHTS_NAME
+from dogbreeds.core.errors import NotFoundError
+from dogbreeds.core.i18n import _
 
 
 def save_weights(tensors: dict[str, Any], folder: Path) -> Path:
@@ -25,5 +27,5 @@ def load_weights(folder: Path) -> dict[str, Any]:
 
     path = Path(folder) / WEIGHTS_NAME
     if not path.exists():
-        raise FileNotFoundError(f"no weights at {path}")
+        raise NotFoundError(_("no weights at {path}", path=path))
     return load_file(str(path))

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 METHODS = ("scratch", "finetune")
 
@@ -59,14 +62,27 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+            raise UsageError(
+                _("method must be one of {names}, not {method!r}", names=", ".join(METHODS), method=self.method)
+            )
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+            raise UsageError(
+                _(
+                    "optimizer must be one of {names}, not {optimizer!r}",
+                    names=", ".join(OPTIMIZERS),
+                    optimizer=self.optimizer,
+                )
+            )
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
+            raise UsageError(_("epochs and batch_size must be at least 1"))
         sizes = self.train_size if isinstance(self.train_size, list) else [self.train_size or 1]
         if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
-            raise ValueError(f"train_size must be a positive size or a list of them, not {self.train_size!r}")
+            raise UsageError(
+                _(
+                    "train_size must be a positive size or a list of them, not {train_size!r}",
+                    train_size=self.train_size,
+                )
+            )
 
     def train_size_at(self, epoch: int, default: int) -> int:
         """The random-crop size of ``epoch`` (0-based): ``default`` when unset, the list's share when a list (the
@@ -86,5 +102,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(settings) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise UsageError(
+            _(
+                "{path}: unknown setting(s) {names}; known: {names2}",
+                path=path,
+                names=", ".join(unknown),
+                names2=", ".join(sorted(known)),
+            )
+        )
     return settings

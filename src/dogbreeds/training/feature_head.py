@@ -15,6 +15,8 @@ import numpy as np
 
 from dogbreeds.core.breeds import IMAGENET_INDICES, NUM_BREEDS
 from dogbreeds.core.card import ONNX_NAME, ModelCard, save_card
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import classification_metrics, softmax
 from dogbreeds.core.progress import progress
 from dogbreeds.core.verdicts import DOG_RECALL, DOG_SCORE_POWER, choose_thresholds, dog_mass
@@ -47,10 +49,12 @@ class FeaturesConfig:
     target_accuracy: float = 0.95  # photos called "dog" must be right this often on validation; the rest "unsure"
     dog_recall: float = DOG_RECALL  # validation dogs the not_a_dog threshold keeps
     dog_score_power: float = DOG_SCORE_POWER  # weight of the breed probability in the dog score (verdicts.dog_score)
+    track: bool = True  # log the run to MLflow, like scratch and fine-tuning runs
+    tracking_uri: str | None = None
 
     def __post_init__(self) -> None:
         if self.prior not in ("auto", "imagenet", "none"):
-            raise ValueError(f"prior must be auto, imagenet or none, not {self.prior!r}")
+            raise UsageError(_("prior must be auto, imagenet or none, not {prior!r}", prior=self.prior))
 
 
 def _imagenet_prior(backbone: str, weights: str | None) -> tuple[LinearHead | None, object]:
@@ -156,7 +160,7 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
         verdicts=verdicts,
         metrics={"val": best.val, "val_trials": [{"prior": t.prior, "l2": t.l2, **t.val} for t in trials]},
         training={
-            **asdict(cfg),
+            **{k: v for k, v in asdict(cfg).items() if k not in _NOT_IN_CARD},
             "chosen_prior": best.prior,
             "chosen_l2": best.l2,
             "n_train": len(train.labels),
@@ -168,7 +172,29 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
         data_fingerprint=data.fingerprint(),
     )
     save_head_checkpoint(card, head, backbone, out)
+    if cfg.track:
+        _track(cfg, card, out, seconds=time.perf_counter() - started)
     return card
+
+
+_NOT_IN_CARD = ("track", "tracking_uri")  # where a run was logged says nothing about the model
+
+
+def _track(cfg: FeaturesConfig, card: ModelCard, out: Path, *, seconds: float) -> None:
+    """Log the run to MLflow as scratch and fine-tuning runs are: settings, validation metrics, the card."""
+    from dogbreeds.training.tracking import Tracker
+
+    t = card.training
+    params = {**asdict(cfg), "method": "features", "model": f"features-head:{cfg.backbone}",
+              "parameters": card.model_args["in_features"] * NUM_BREEDS + NUM_BREEDS,
+              "train_photos": t["n_train"], "chosen_prior": t["chosen_prior"], "chosen_l2": t["chosen_l2"]}  # fmt: skip
+    params.pop("tracking_uri")
+    tracker = Tracker(cfg.tracking_uri, f"features-{cfg.backbone}", params)
+    val = card.metrics["val"]
+    tracker.log_summary({"wall_seconds": seconds, "temperature": card.temperature,
+                         **{f"val_{k}": v for k, v in val.items() if isinstance(v, float)}})  # fmt: skip
+    tracker.log_artifacts([out / "model.json"])
+    tracker.end()
 
 
 def _dog_mass(backbone: object, features: np.ndarray) -> np.ndarray:

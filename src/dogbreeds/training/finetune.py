@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from dogbreeds.core.breeds import IMAGENET_INDICES, NUM_BREEDS
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.models.heads import BreedModel
 
 
@@ -37,7 +39,9 @@ def body_stages(backbone: nn.Module) -> list[nn.Module]:
     if hasattr(backbone, "layer1"):  # ResNet family
         stem = [getattr(backbone, a) for a in ("conv1", "bn1") if hasattr(backbone, a)]
         return [nn.Sequential(*stem), *(getattr(backbone, f"layer{i}") for i in range(1, 5))]
-    raise ValueError(f"do not know the stages of {type(backbone).__name__}; use freeze_stages=0 (full fine-tuning)")
+    raise UsageError(
+        _("do not know the stages of {kind}; use freeze_stages=0 (full fine-tuning)", kind=type(backbone).__name__)
+    )
 
 
 def breed_head_from_imagenet(backbone: nn.Module) -> nn.Linear:
@@ -61,7 +65,14 @@ def build_finetune_model(name: str, weights: str | None, *, freeze_stages: int) 
     if freeze_stages:
         stages = body_stages(backbone)
         if freeze_stages >= len(stages):
-            raise ValueError(f"{name} has {len(stages) - 1} stages after its stem; freeze_stages={freeze_stages}")
+            raise UsageError(
+                _(
+                    "{name} has {value} stages after its stem; freeze_stages={freeze_stages}",
+                    name=name,
+                    value=len(stages) - 1,
+                    freeze_stages=freeze_stages,
+                )
+            )
         for stage in stages[: freeze_stages + 1]:  # the stem and N stages
             stage.requires_grad_(False)
     return model

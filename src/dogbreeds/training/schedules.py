@@ -8,6 +8,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from dogbreeds.core.errors import UsageError
+from dogbreeds.core.i18n import _
+
 SCHEDULES = ("constant", "power", "exponential", "cosine", "onecycle")
 
 
@@ -34,7 +37,7 @@ def make_schedule(
         min_lr: floor of the cosine schedule.
     """
     if name not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {name!r}")
+        raise UsageError(_("schedule must be one of {names}, not {name!r}", names=", ".join(SCHEDULES), name=name))
     total = max(1, total_steps)
 
     def constant(t: int) -> float:

@@ -25,6 +25,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
+from dogbreeds.core.errors import DogbreedsError, UsageError
+from dogbreeds.core.i18n import _
 from dogbreeds.training.config import TrainConfig
 from dogbreeds.training.loop import fit
 
@@ -39,22 +41,28 @@ def load_search(path: str | Path) -> dict[str, Any]:
     spec = yaml.safe_load(Path(path).read_text()) or {}
     unknown = sorted(set(spec) - {"base", "space", "metric", "sampler"})
     if unknown:
-        raise ValueError(f"{path}: unknown section(s) {', '.join(unknown)} (use base, space, metric, sampler)")
+        raise UsageError(
+            _(
+                "{path}: unknown section(s) {names} (use base, space, metric, sampler)",
+                path=path,
+                names=", ".join(unknown),
+            )
+        )
     if spec.get("sampler", "tpe") not in ("tpe", "grid"):
-        raise ValueError(f"{path}: sampler must be tpe or grid")
+        raise UsageError(_("{path}: sampler must be tpe or grid", path=path))
     if spec.get("sampler") == "grid" and any("choices" not in d for d in (spec.get("space") or {}).values()):
-        raise ValueError(f"{path}: a grid search needs choices: [...] for every dimension")
+        raise UsageError(_("{path}: a grid search needs choices: [...] for every dimension", path=path))
     known = {f.name for f in fields(TrainConfig)}
     for name, dim in (spec.get("space") or {}).items():
         if name.split(".")[0] not in known:
-            raise ValueError(f"{path}: cannot search {name!r}: not a training setting")
+            raise UsageError(_("{path}: cannot search {name!r}: not a training setting", path=path, name=name))
         if not isinstance(dim, dict) or not ("choices" in dim or {"low", "high"} <= set(dim)):
-            raise ValueError(f"{path}: {name!r} needs either choices: [...] or low: / high:")
+            raise UsageError(_("{path}: {name!r} needs either choices: [...] or low: / high:", path=path, name=name))
     bad = sorted(set(spec.get("base") or {}) - known)
     if bad:
-        raise ValueError(f"{path}: unknown base setting(s) {', '.join(bad)}")
+        raise UsageError(_("{path}: unknown base setting(s) {names}", path=path, names=", ".join(bad)))
     if not spec.get("space"):
-        raise ValueError(f"{path}: nothing to search (empty space)")
+        raise UsageError(_("{path}: nothing to search (empty space)", path=path))
     return spec
 
 
@@ -125,7 +133,7 @@ def run_search(
             parent.end()
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        raise RuntimeError(f"no trial of the study in {out} completed (all pruned or failed)")
+        raise DogbreedsError(_("no trial of the study in {out} completed (all pruned or failed)", out=out))
     best = study.best_trial
     return {"number": best.number, "value": best.value, "params": best.params, "metric": metric}
 

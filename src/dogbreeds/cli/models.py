@@ -1,0 +1,66 @@
+"""``dogbreeds export-onnx`` and ``quantize``: the files a model ships as."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dogbreeds.cli.common import command, model_options, out_path, positive_int
+from dogbreeds.core.i18n import _
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = command(
+        sub,
+        "export-onnx",
+        help=_("export a checkpoint to ONNX for fast inference without PyTorch"),
+        examples=[
+            "dogbreeds export-onnx --model runs/dognet",
+            "dogbreeds export-onnx --model runs/dognet --out d.onnx",
+        ],
+        run=run_export_onnx,
+    )
+    p.add_argument("--model", required=True, help=_("checkpoint folder (model.json + model.safetensors)"))
+    out_path(p, _("ONNX file to write (default: model.onnx in the checkpoint)"))
+
+    p = command(
+        sub,
+        "quantize",
+        help=_("write an int8 copy of a model for faster CPU inference (evaluate it before use)"),
+        examples=[
+            "dogbreeds quantize --calibration my-photos/ --out int8.onnx",
+            "dogbreeds quantize --runtime openvino --calibration my-photos/ --out ov-int8.onnx",
+        ],
+        run=run_quantize,
+        parents=[model_options(runtimes=False)],
+    )
+    p.add_argument("--calibration", nargs="+", required=True, metavar="DIR", help=_("photos to calibrate on"))
+    p.add_argument("--photos", type=positive_int, default=200, help=_("how many calibration photos (at least 32)"))
+    out_path(p, _("the .onnx file to write (its card goes beside it)"), required=True)
+    p.add_argument(
+        "--runtime",
+        choices=["onnx", "openvino"],
+        default="onnx",
+        help=_(
+            "the runtime the copy is for: ONNX Runtime, or OpenVINO (needs NNCF: pip install 'dogbreeds[quantize]'; "
+            "run it with --backend openvino)"
+        ),
+    )
+
+
+def run_export_onnx(args: argparse.Namespace) -> int:
+    from dogbreeds.models.rebuild import export_checkpoint
+
+    out = export_checkpoint(Path(args.model), args.out)
+    print(_("wrote {path}", path=out))
+    return 0
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    from dogbreeds.inference.quantize import quantize_model
+
+    out = quantize_model(args.model, args.calibration, args.out, photos=args.photos, runtime=args.runtime)
+    backend = " --backend openvino" if args.runtime == "openvino" else ""
+    print(_("wrote {path} ({size:,} bytes); measure it: dogbreeds evaluate --model {path}{backend} --data ...",
+            path=out, size=out.stat().st_size, backend=backend))  # fmt: skip
+    return 0

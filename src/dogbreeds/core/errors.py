@@ -1,0 +1,40 @@
+"""Errors a user can act on. The CLI prints them as one line (exit code 2); anything else is a bug in dogbreeds.
+
+Each subclasses the built-in error a caller of the library would expect (``ValueError``, ``FileNotFoundError``...), so
+library users can catch them either way; messages are written through :func:`dogbreeds.core.i18n._`.
+"""
+
+from __future__ import annotations
+
+
+class DogbreedsError(Exception):
+    """A problem with the user's input, files or set-up, explained in one line."""
+
+
+class UsageError(DogbreedsError, ValueError):
+    """An option, a setting or an argument that cannot be used as given."""
+
+
+class NotFoundError(DogbreedsError, FileNotFoundError):
+    """A file, folder or model the user named that does not exist."""
+
+
+class MissingExtraError(DogbreedsError, ModuleNotFoundError):
+    """A feature whose optional dependencies are not installed; the message names the ``pip install``."""
+
+
+class CatalogError(DogbreedsError):
+    """The catalog database cannot be opened, read or written (locked, full, read-only, foreign, too new...)."""
+
+
+class ModelCardError(DogbreedsError, ValueError):
+    """A model card that is missing, malformed, inconsistent with its model, or from a newer dogbreeds."""
+
+
+def missing_extra(package: str, extra: str, what: str) -> MissingExtraError:
+    """The error for an optional dependency that is not installed."""
+    from dogbreeds.core.i18n import _
+
+    return MissingExtraError(
+        _("{what} needs {package}: pip install 'dogbreeds[{extra}]'", what=what, package=package, extra=extra)
+    )
