@@ -128,14 +128,17 @@ def test_export_round_trips(tmp_path: Path, predictor: Predictor, fmt: str) -> N
     assert len(back) == len(original) == count(open_catalog(str(db)))
     assert [r["path"] for r in back] == [r["path"] for r in original]
     assert [r["top5"] for r in back] == [r["top5"] for r in original]
-    assert [str(r["verdict"]) for r in back] == [r["verdict"] for r in original]
+    assert [str(r["model_verdict"]) for r in back] == [r["verdict"] for r in original]
+    assert [str(r["final_verdict"]) for r in back] == [r["final_verdict"] for r in original]
 
 
 def test_photo_vanishing_during_the_run_gets_no_row(tmp_path: Path, predictor: Predictor) -> None:
-    classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")))
-    prepared = classifier._read(str(tmp_path / "gone.jpg"))
-    assert prepared.vanished
-    assert list(classifier._rows([prepared])) == []
+    engine = open_catalog(str(tmp_path / "c.db"))
+    classifier = Classifier(predictor, engine)
+    photo = classifier.read(str(tmp_path / "gone.jpg"))
+    assert photo.vanished
+    classifier.write([photo], classifier.predict([photo]))
+    assert count(engine) == 0 and classifier.stats.vanished == 1
 
 
 def test_cli_classify_reports_and_refuses_missing_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,19 +207,17 @@ def test_permission_denied_photo_gets_an_unreadable_row_with_the_reason(
 ) -> None:
     lib = _library(tmp_path / "lib")
     secret = lib / "plain" / "set 0" / "pug.jpg"
-    if os.geteuid() != 0:  # a real unreadable file; root reads anything, so there the open() call is refused
+    if os.geteuid() != 0:  # a real unreadable file; root reads anything, so there the os.open() call is refused
         secret.chmod(0)
     else:
-        import builtins
-
-        real_open = builtins.open
+        real_open = os.open
 
         def refusing_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
             if str(file) == str(secret.resolve()):
                 raise PermissionError(13, "Permission denied", str(file))
             return real_open(file, *args, **kwargs)
 
-        monkeypatch.setattr(builtins, "open", refusing_open)
+        monkeypatch.setattr(os, "open", refusing_open)
     stats = _classify(lib, tmp_path / "c.db", predictor)
     rows = {Path(r["path"]).name: r for r in iter_rows(open_catalog(str(tmp_path / "c.db")))}
     assert stats.photos == len(rows) == 14 and stats.unreadable == 3
@@ -224,28 +225,30 @@ def test_permission_denied_photo_gets_an_unreadable_row_with_the_reason(
 
 
 def test_symlink_loops_and_linked_photos_are_classified_once(tmp_path: Path, predictor: Predictor) -> None:
+    """A link is catalogued under its own name and reuses its target's result; nothing twice through a loop."""
     lib = _library(tmp_path / "lib")
     (lib / "plain" / "loop").symlink_to(lib / "plain")  # a folder that contains itself
     (lib / "linked pug.jpg").symlink_to(lib / "plain" / "set 0" / "pug.jpg")
     stats = _classify(lib, tmp_path / "c.db", predictor)
-    rows = list(iter_rows(open_catalog(str(tmp_path / "c.db"))))
-    assert stats.photos == len(rows) == 14  # the linked photo is the same file; nothing twice through the loop
-    assert stats.classified == 12 and len({r["path"] for r in rows}) == 14
+    rows = {r["path"]: r for r in iter_rows(open_catalog(str(tmp_path / "c.db")))}
+    assert stats.photos == len(rows) == 15 and (stats.classified, stats.reused) == (12, 1)
+    link, target = rows[str(lib.resolve() / "linked pug.jpg")], rows[str(lib.resolve() / "plain" / "set 0" / "pug.jpg")]
+    assert (link["sha256"], link["breed"]) == (target["sha256"], target["breed"])
 
 
 def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
     tmp_path: Path, predictor: Predictor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dogbreeds.catalog.classify
     import dogbreeds.catalog.database
+    import dogbreeds.catalog.walk
 
     lib = _library(tmp_path / "lib", n_copies=3)  # 36 photos + 2 unreadable
     walks: list[int] = []  # photos yielded so far by each walk (the first one only counts for the progress bar)
-    walk, upsert = dogbreeds.catalog.classify.walk_image_files, dogbreeds.catalog.database.upsert
+    walk, upsert = dogbreeds.catalog.walk.walk_image_files, dogbreeds.catalog.database.upsert
 
-    def counting_walk(paths: list[str]):
+    def counting_walk(paths: list[str], **kwargs):
         walks.append(0)
-        for p in walk(paths):
+        for p in walk(paths, **kwargs):
             walks[-1] += 1
             yield p
 
@@ -255,7 +258,7 @@ def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
         walked_at_first_write.append(walks[-1])
         return upsert(*args, **kwargs)
 
-    monkeypatch.setattr(dogbreeds.catalog.classify, "walk_image_files", counting_walk)
+    monkeypatch.setattr(dogbreeds.catalog.walk, "walk_image_files", counting_walk)
     monkeypatch.setattr(dogbreeds.catalog.database, "upsert", recording_upsert)
     classifier = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=2, workers=1)
     classifier.path_chunk = 4
@@ -278,8 +281,10 @@ def test_one_photo_reached_many_ways_is_one_row(tmp_path: Path, predictor: Predi
     named = [lib, lib / "plain", lib / "plain" / "set 0" / "beagle.jpg", outside]  # overlapping folders and files
     stats = Classifier(predictor, open_catalog(str(tmp_path / "c.db")), batch_size=4).run(named)
     paths = [r["path"] for r in iter_rows(open_catalog(str(tmp_path / "c.db")))]
-    assert stats.photos == len(paths) == len(set(paths)) == 15
-    assert str(outside.resolve()) in paths
+    # the file named outside the library is classified, so the links to it are inside what is classified: each
+    # link its own row, reusing the one result (dog.jpg is a copy of pug.jpg: reused too)
+    assert stats.photos == len(paths) == len(set(paths)) == 17 and (stats.classified, stats.reused) == (12, 3)
+    assert {str(outside.resolve()), str(lib.resolve() / "link one.jpg")} < set(paths)
 
 
 @pytest.mark.parametrize("batch_size", [1, 4])  # copies in separate batches, and all in one batch
@@ -307,9 +312,11 @@ def test_links_into_folders_the_walk_enters_elsewhere_are_not_doubled(tmp_path: 
     engine = open_catalog(str(tmp_path / "c.db"))
     stats = Classifier(predictor, engine, batch_size=4).run([lib, lib / ".hidden" / "photos"])
     rows = {r["path"]: r for r in iter_rows(engine)}
-    assert stats.photos == len(rows) == 3 and stats.classified == 2
-    assert {str((outside / "x.jpg").resolve()), str((lib / ".hidden" / "photos" / "y.jpg").resolve())} < rows.keys()
-    assert rows[str(lib / "broken.jpg")]["error"].startswith("broken symbolic link to ")
+    # the folder link and the file link to outside/ are skipped (outside the folders classified), with warnings
+    assert stats.walk.outside == 2 and not any("outside" in p for p in rows)
+    assert stats.photos == len(rows) == 3 and (stats.classified, stats.reused, stats.unreadable) == (1, 1, 1)
+    assert {str((lib / ".hidden" / "photos" / "y.jpg").resolve()), str(lib.resolve() / "favy.jpg")} < rows.keys()
+    assert rows[str(lib.resolve() / "broken.jpg")]["error"].startswith("broken symbolic link to ")
 
 
 def test_in_memory_catalog_works_because_workers_never_touch_the_database(tmp_path: Path, predictor: Predictor) -> None:

@@ -76,6 +76,16 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    return path
+
+
+def _symlink(path: Path, target: str | Path) -> Path:
+    path.symlink_to(target)
+    return path
+
+
 @pytest.mark.parametrize(
     "make,reason",
     [
@@ -84,12 +94,23 @@ def _write(path: Path, data: bytes) -> Path:
         (lambda p: _write(p / "notes.jpg", b"not a photo"), "not a readable image"),
         (lambda p: _write(p / "doc.txt", b"hello"), "not an image file"),
         (lambda p: p / "missing.jpg", "vanished"),
-        (lambda p: p, "directory"),
+        (lambda p: p, r"not a regular file \(a folder\)"),
+        (lambda p: _fifo(p / "pipe.jpg"), r"not a regular file \(a named pipe\)"),
+        (lambda p: Path("/dev/zero"), r"not a regular file \(a device file\)"),
+        (lambda p: _symlink(p / "zero.jpg", "/dev/zero"), r"not a regular file \(a device file\)"),
+        (lambda p: _symlink(p / "gone.jpg", p / "nothing.jpg"), "broken symbolic link"),
     ],
 )
 def test_bad_files_raise_unreadable_with_a_reason(tmp_path: Path, make, reason: str) -> None:
     with pytest.raises(UnreadableImage, match=reason):
         load_rgb(make(tmp_path))
+
+
+def test_files_over_the_size_cap_are_refused_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = _write(tmp_path / "big.jpg", b"\xff" * (3 << 20))
+    monkeypatch.setenv("DOGBREEDS_MAX_FILE_MB", "2")
+    with pytest.raises(UnreadableImage, match="file too large"):
+        load_rgb(big)
 
 
 def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

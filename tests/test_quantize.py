@@ -15,13 +15,30 @@ from dogbreeds.inference.predictor import Predictor  # noqa: E402
 from .conftest import EXAMPLES  # noqa: E402
 
 
-def test_quantized_shipped_model_agrees_on_the_sample_photos(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """36 calibration photos: the 12 sample photos, mirrored and cropped too (quantize wants at least 32)."""
+    from PIL import Image, ImageOps
+
+    folder = tmp_path_factory.mktemp("calibration")
+    for photo in sorted(EXAMPLES.glob("*.jpg")):
+        with Image.open(photo) as img:
+            img = img.convert("RGB")
+            w, h = img.size
+            img.save(folder / photo.name)
+            ImageOps.mirror(img).save(folder / f"mirrored {photo.name}")
+            img.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(folder / f"cropped {photo.name}")
+    return folder
+
+
+def test_quantized_shipped_model_agrees_on_the_sample_photos(tmp_path: Path, calibration: Path) -> None:
     out = tmp_path / "q" / "dogs int8.onnx"
-    assert main(["quantize", "--calibration", str(EXAMPLES), "--out", str(out)]) == 0
+    assert main(["quantize", "--calibration", str(calibration), "--out", str(out)]) == 0
     card = load_card(out)
-    assert card.model_args["quantization"] == "int8-static-qdq" and card.model_args["calibration_photos"] == 12
-    # its own id in a catalog: which quantisation, and which file (another calibration gives another id)
-    assert f":int8-static-qdq-{card.model_args['quantized_sha256'][:8]}" in card.id and card.id != Predictor().card.id
+    assert card.model_args["quantization"] == "int8-static-qdq" and card.model_args["calibration_photos"] == 36
+    # its own id in a catalog: the hash of its own file, and which quantisation
+    assert card.id.endswith(f":{card.model_args['quantized_sha256'][:12]}:int8-static-qdq")
+    assert card.id != Predictor().card.id
     assert "fp32" in card.metrics and "test" not in card.metrics
     assert out.stat().st_size < Predictor().path.stat().st_size / 2
     photos = sorted(EXAMPLES.glob("*.jpg"))
@@ -30,20 +47,25 @@ def test_quantized_shipped_model_agrees_on_the_sample_photos(tmp_path: Path) -> 
     assert sum(a == b for a, b in zip(fp32, int8, strict=True)) >= len(photos) - 1
 
 
-def test_quantize_without_readable_photos_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quantize_with_too_few_readable_photos_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "bad.jpg").write_bytes(b"")
-    assert main(["quantize", "--calibration", str(tmp_path), "--out", str(tmp_path / "q.onnx")]) == 2
-    assert "no readable calibration photos" in capsys.readouterr().err
+    assert main(["quantize", "--calibration", str(tmp_path), str(EXAMPLES), "--out", str(tmp_path / "q.onnx")]) == 2
+    assert "at least 32 readable calibration photos; found 12" in capsys.readouterr().err
+    assert not (tmp_path / "q.onnx").exists()
 
 
-def test_openvino_copy_keeps_the_top_breeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_openvino_copy_keeps_the_top_breeds(
+    tmp_path: Path, calibration: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The shipped model mirrors each photo inside its graph: the case OpenVINO's int8 transformations got wrong."""
     pytest.importorskip("nncf")
     pytest.importorskip("openvino")
     out = tmp_path / "ov int8.onnx"
-    assert main(["quantize", "--calibration", str(EXAMPLES), "--out", str(out), "--runtime", "openvino"]) == 0
+    assert main(["quantize", "--calibration", str(calibration), "--out", str(out), "--runtime", "openvino"]) == 0
     card = load_card(out)
-    assert ":int8-nncf-qdq-" in card.id
+    assert card.id.endswith(":int8-nncf-qdq")
     photos = sorted(EXAMPLES.glob("*.jpg"))
     fp32 = [p.breed for p in Predictor().predict_paths(photos)]
     int8 = [p.breed for p in Predictor(out, backend="openvino").predict_paths(photos)]
@@ -53,7 +75,7 @@ def test_openvino_copy_keeps_the_top_breeds(tmp_path: Path, caplog: pytest.LogCa
 
 
 def test_a_copy_that_loses_the_top_breeds_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, calibration: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import onnx
     from onnx import numpy_helper
@@ -70,8 +92,8 @@ def test_a_copy_that_loses_the_top_breeds_is_refused(
 
     monkeypatch.setattr(quantize, "_for_onnxruntime", broken)
     out = tmp_path / "q.onnx"
-    assert main(["quantize", "--calibration", str(EXAMPLES), "--out", str(out)]) == 2
-    assert "keeps the top breed of only 0% of 12 calibration photos" in capsys.readouterr().err
+    assert main(["quantize", "--calibration", str(calibration), "--out", str(out)]) == 2
+    assert "keeps the top breed of only 0% of 36 calibration photos" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the copy nor its temporary file
 
 

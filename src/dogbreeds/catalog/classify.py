@@ -1,13 +1,24 @@
 """``dogbreeds classify``: walk folders, classify every photo once, and keep the result in the catalog.
 
+A pipeline of named stages, each a method taking the previous stage's output, read top to bottom in
+:meth:`Classifier.run`::
+
+    walk          the photos under the folders, as catalog keys             (catalog.walk, streamed)
+    what changed  the paths whose row is missing, stale or another model's  (one query per chunk of paths)
+    read          each file's bytes and sha256                              (worker threads)
+    known         contents the catalog already classified with this model   (one query per batch)
+    decode        pixels of the new contents only                           (worker threads)
+    predict       the model on a batch; a content met twice runs once       (main thread)
+    write         the batch's rows, moved photos' old rows deleted          (one transaction per batch)
+
 Resumable and exact: an unchanged photo (same path, size and mtime) is skipped without being read; a photo whose
-content the catalog already knows for this model (a copy, or a photo moved or renamed) is read and hashed but
-neither decoded nor run through the model: it takes the known result; everything else is decoded in worker
-threads, classified in batches, and written a batch per transaction.
+content the catalog already knows for this model (a copy, a link, a photo moved or renamed) is read and hashed
+but neither decoded nor run through the model: it takes the known result. Verdicts follow the model's current
+thresholds: when they change (``--min-probability`` ...), every row of that model is judged again from its stored
+numbers before the run, without the model, so copies and originals always agree.
 
 Memory stays flat in the size of the library: the folders are walked as a stream (twice: once to count for the
-progress bar), and the catalog is asked about each chunk of paths and each batch of contents as they come,
-instead of being loaded whole.
+progress bar), and the catalog is asked about each chunk of paths and each batch of contents as they come.
 """
 
 from __future__ import annotations
@@ -25,10 +36,14 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.catalog import database
+from dogbreeds.catalog.walk import WalkCounts, count_photos, folder_roots, library_photos
+from dogbreeds.core.files import read_regular_file
+from dogbreeds.core.i18n import _
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.progress import progress
-from dogbreeds.data.images import UnreadableImage, is_image_path, read_photo, walk_image_files
-from dogbreeds.inference.predictor import UNREADABLE, Predictor
+from dogbreeds.core.verdicts import UNREADABLE
+from dogbreeds.data.images import UnreadableImage, read_photo
+from dogbreeds.inference.predictor import BatchOutput, Predictor
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +53,12 @@ class ClassifyStats:
     photos: int = 0
     classified: int = 0
     unchanged: int = 0
-    reused: int = 0  # copies, moved or renamed photos whose content was already classified
+    reused: int = 0  # copies, links, moved or renamed photos whose content was already classified
     unreadable: int = 0
     vanished: int = 0
+    saved: int = 0  # rows written by this run so far (what an interrupted run keeps)
+    rejudged: int = 0  # rows whose verdict changed with the thresholds
+    walk: WalkCounts = field(default_factory=WalkCounts)
     seconds: float = 0.0
     by_verdict: dict[str, int] = field(default_factory=dict)
 
@@ -50,14 +68,14 @@ class ClassifyStats:
 
 
 @dataclass
-class _Prepared:
-    """A photo read by a worker: either decoded, known by content, or unreadable."""
+class Photo:
+    """One photo on its way through the stages."""
 
     path: str
     bytes: int = 0
     mtime_ns: int = 0
     sha256: str | None = None
-    array: np.ndarray | None = None
+    pixels: np.ndarray | None = None  # decoded, for the model (new contents only)
     size: tuple[int, int] | None = None
     taken_at: str | None = None
     error: str | None = None
@@ -66,57 +84,64 @@ class _Prepared:
     data: bytes | None = None  # the file's bytes, between reading and decoding
 
 
+@dataclass
+class Predicted:
+    """What the predict stage found for a batch: known rows to reuse, and the model's outputs for the rest."""
+
+    reuse: dict[int, list[dict[str, Any]]]  # id(photo) -> catalog rows with its content
+    first: dict[str, Photo]  # sha256 -> the photo of the batch that went through the model
+    output: BatchOutput | None
+    index: dict[str, int]  # sha256 -> row of ``output``
+
+
 class Classifier:
     """Classify folders into a catalog with one model; see the module docstring for the guarantees."""
 
     path_chunk = 512  # paths the catalog is asked about at a time
 
-    def __init__(self, predictor: Predictor, engine: Any, *, batch_size: int = 16, workers: int = 2) -> None:
+    def __init__(
+        self, predictor: Predictor, engine: Any, *, batch_size: int = 16, workers: int = 2, allow_outside: bool = False
+    ) -> None:
         self.predictor, self.engine = predictor, engine
         self.batch_size, self.workers = batch_size, max(1, workers)
+        self.allow_outside = allow_outside
         self.model_id = predictor.card.id
+        self.stats = ClassifyStats()  # live: an interrupted run still tells what it saved
         self._roots: list[str] = []  # the real paths of the folders being classified, each ending with a separator
 
-    def _read(self, path: str) -> _Prepared:
-        """Read and hash a photo (a worker thread); it is decoded later, only if its content is new."""
-        try:
-            st = os.stat(path)
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            if os.path.islink(path):  # a symlink to nothing: worth telling, unlike a photo deleted meanwhile
-                return _Prepared(path, error=f"broken symbolic link to {os.readlink(path)}")
-            return _Prepared(path, vanished=True)
-        except OSError as err:
-            return _Prepared(path, error=f"cannot read file: {err.strerror or err}")
-        return _Prepared(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), data=data)
+    def run(self, folders: list[str | Path]) -> ClassifyStats:
+        """Classify every photo under ``folders`` not yet in the catalog; each batch is one transaction."""
+        started = time.perf_counter()
+        stats = self.stats = ClassifyStats()
+        roots = folder_roots(list(folders))
+        self._roots = [os.path.join(r, "") for r in roots]
+        database.record_folders(self.engine, roots)
+        stats.rejudged = database.rejudge(self.engine, self.model_id, self.predictor.card.verdicts)
+        total = count_photos(list(folders), allow_outside=self.allow_outside)  # the progress bar's total
+        ahead = 4 * self.batch_size
+        with progress(_("classifying"), total=total, unit=_("photos")) as bar:
+            paths = library_photos(list(folders), allow_outside=self.allow_outside, counts=stats.walk)
+            todo = self.what_changed(paths, bar.advance)
+            read = map_ahead(self.read, todo, workers=self.workers, ahead=ahead)
+            marked = self.known(read)
+            decoded = map_ahead(self.decode, marked, workers=self.workers, ahead=ahead)
+            for batch in batched(decoded, self.batch_size):
+                self.write(batch, self.predict(batch))
+                bar.advance(len(batch))
+        stats.seconds = time.perf_counter() - started
+        return stats
 
-    def _mark_known(self, prepared: Iterator[_Prepared]) -> Iterator[_Prepared]:
-        """Flag the photos whose content the catalog already has for this model (one query per batch, asked from
-        this thread only: worker threads never touch the database)."""
-        for chunk in batched(prepared, self.batch_size):
-            hashes = [p.sha256 for p in chunk if p.sha256]
-            known = database.known_contents(self.engine, hashes, self.model_id) if hashes else set()
-            for p in chunk:
-                p.known = p.sha256 in known
-            yield from chunk
+    # -- what changed -------------------------------------------------------------------------------------------
 
-    def _decode_new(self, p: _Prepared) -> _Prepared:
-        """Decode a photo whose content is new (a worker thread); a known one keeps no bytes."""
-        data, p.data = p.data, None
-        if data is None or p.known:
-            return p
-        try:
-            photo = read_photo(p.path, min_size=self.predictor.card.preprocess.resize_to, data=data)
-        except UnreadableImage as err:
-            p.error = str(err)
-            return p
-        p.array, p.size, p.taken_at = self.predictor.transform(photo.image), photo.size, photo.taken_at
-        return p
-
-    def _redecode(self, p: _Prepared) -> None:
-        """A photo taken for known whose known row vanished meanwhile: read it again and decode it after all."""
-        vars(p).update(vars(self._decode_new(self._read(p.path))))
+    def what_changed(self, paths: Iterator[str], advance: Callable[[int], None]) -> Iterator[str]:
+        """The paths that need reading: the catalog is asked about a chunk of paths at a time."""
+        for chunk in batched(paths, self.path_chunk):
+            known = database.rows_by_path(self.engine, chunk)
+            self.stats.photos += len(chunk)
+            todo = [p for p in chunk if not self._unchanged(p, known.get(p))]
+            self.stats.unchanged += len(chunk) - len(todo)
+            advance(len(chunk) - len(todo))
+            yield from todo
 
     def _unchanged(self, path: str, row: dict[str, Any] | None) -> bool:
         if row is None or row["model_id"] != self.model_id or row["verdict"] == UNREADABLE:
@@ -127,124 +152,108 @@ class Classifier:
             return False
         return row["bytes"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns
 
-    def run(self, folders: list[str | Path]) -> ClassifyStats:
-        """Classify every photo under ``folders`` not yet in the catalog; each batch is one transaction."""
-        started = time.perf_counter()
-        stats = ClassifyStats()
-        total = sum(1 for _ in unique_photos(folders))  # a second, cheap walk: the progress bar's total
-        self._roots = [os.path.join(os.path.realpath(f), "") for f in folders if os.path.isdir(f)]
-        ahead = 4 * self.batch_size
-        with progress("classifying", total=total, unit="photos") as bar:
-            todo = self._changed(unique_photos(folders), stats, bar.advance)
-            read = self._mark_known(map_ahead(self._read, todo, workers=self.workers, ahead=ahead))
-            for batch in batched(map_ahead(self._decode_new, read, workers=self.workers, ahead=ahead), self.batch_size):
-                rows, stale = [], []
-                for row, how, gone in self._rows(batch):
-                    rows.append(row)
-                    stale += gone
-                    setattr(stats, how, getattr(stats, how) + 1)
-                    stats.by_verdict[row["verdict"]] = stats.by_verdict.get(row["verdict"], 0) + 1
-                stats.vanished += sum(p.vanished for p in batch)
-                database.upsert(self.engine, rows, delete_paths=stale)
-                bar.advance(len(batch))
-        stats.seconds = time.perf_counter() - started
-        return stats
+    # -- read (worker threads) ----------------------------------------------------------------------------------
 
-    def _changed(self, paths: Iterator[str], stats: ClassifyStats, advance: Callable[[int], None]) -> Iterator[str]:
-        """The paths that need reading: the catalog is asked about a chunk of paths at a time."""
-        for chunk in batched(paths, self.path_chunk):
-            known = database.rows_by_path(self.engine, chunk)
-            stats.photos += len(chunk)
-            todo = [p for p in chunk if not self._unchanged(p, known.get(p))]
-            stats.unchanged += len(chunk) - len(todo)
-            advance(len(chunk) - len(todo))
-            yield from todo
+    def read(self, path: str) -> Photo:
+        """Read and hash a photo; it is decoded later, only if its content is new. Only regular files are opened,
+        never over the size cap (a FIFO, a device, a huge file are unreadable rows with the reason)."""
+        try:
+            data, st = read_regular_file(path)
+        except FileNotFoundError:
+            if os.path.islink(path):  # a symlink to nothing: worth telling, unlike a photo deleted meanwhile
+                return Photo(path, error=_("broken symbolic link to {target}", target=os.readlink(path)))
+            return Photo(path, vanished=True)
+        except OSError as err:
+            why = str(err) if not err.strerror else err.strerror
+            return Photo(path, error=_("cannot read file: {why}", why=why))
+        return Photo(path, st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest(), data=data)
 
-    def _rows(self, batch: list[_Prepared]) -> Iterator[tuple[dict[str, Any], str, list[str]]]:
-        """Catalog rows for a batch, each with how it was obtained (classified, reused or unreadable) and the paths
-        whose rows it replaces (a moved or renamed photo's old paths, gone from disk; looked for among the first
-        16 rows of its content, enough for any photo not copied more than 16 times)."""
-        readable = [p for p in batch if p.sha256 and (p.known or p.array is not None)]
-        known = database.rows_by_hash(self.engine, [p.sha256 for p in readable], self.model_id) if readable else {}
+    # -- known contents -----------------------------------------------------------------------------------------
+
+    def known(self, photos: Iterator[Photo]) -> Iterator[Photo]:
+        """Flag the photos whose content the catalog already has for this model (one query per batch, asked from
+        this thread only: worker threads never touch the database)."""
+        for chunk in batched(photos, self.batch_size):
+            hashes = [p.sha256 for p in chunk if p.sha256]
+            known = database.known_contents(self.engine, hashes, self.model_id) if hashes else set()
+            for p in chunk:
+                p.known = p.sha256 in known
+            yield from chunk
+
+    # -- decode (worker threads) --------------------------------------------------------------------------------
+
+    def decode(self, p: Photo) -> Photo:
+        """Decode a photo whose content is new; a known one keeps no bytes."""
+        data, p.data = p.data, None
+        if data is None or p.known:
+            return p
+        try:
+            photo = read_photo(p.path, min_size=self.predictor.card.preprocess.resize_to, data=data)
+        except UnreadableImage as err:
+            p.error = str(err)
+            return p
+        p.pixels, p.size, p.taken_at = self.predictor.transform(photo.image), photo.size, photo.taken_at
+        return p
+
+    # -- predict ------------------------------------------------------------------------------------------------
+
+    def predict(self, batch: list[Photo]) -> Predicted:
+        """Run the model on the batch's new contents, once per content; find the known rows of the others."""
+        readable = [p for p in batch if p.sha256 and (p.known or p.pixels is not None)]
+        hashes = [p.sha256 for p in readable if p.sha256]
+        known = database.rows_by_hash(self.engine, hashes, self.model_id) if readable else {}
         reuse = {id(p): known[p.sha256] for p in readable if p.sha256 in known}
         for p in batch:
-            if p.known and id(p) not in reuse:  # its known row was deleted meanwhile: classify it after all
-                self._redecode(p)
-        first: dict[str | None, _Prepared] = {}  # copies within the batch go through the model once
+            if p.known and id(p) not in reuse:  # its known row was deleted meanwhile (a race): decode it after all
+                vars(p).update(vars(self.decode(self.read(p.path))))
+        first: dict[str, Photo] = {}  # copies within the batch go through the model once
         for p in batch:
-            if p.array is not None and id(p) not in reuse:
+            if p.pixels is not None and id(p) not in reuse and p.sha256:
                 first.setdefault(p.sha256, p)
         ready = list(first.values())
-        out = self.predictor.run_pixels(np.stack([p.array for p in ready])) if ready else None
-        index = {p.sha256: i for i, p in enumerate(ready)}
+        output = self.predictor.run_pixels(np.stack([p.pixels for p in ready])) if ready else None
+        return Predicted(reuse, first, output, {sha: i for i, sha in enumerate(first)})
+
+    # -- write --------------------------------------------------------------------------------------------------
+
+    def write(self, batch: list[Photo], predicted: Predicted) -> None:
+        """The batch's rows in one transaction, with the rows they replace (a moved photo's old paths)."""
+        rows, stale = [], []
         stamp = database.now()
         for p in batch:
             if p.vanished:  # deleted between the walk and the read: nothing to record
+                self.stats.vanished += 1
                 continue
-            base = {"path": p.path, "sha256": p.sha256, "bytes": p.bytes, "mtime_ns": p.mtime_ns,
-                    "model_id": self.model_id, "classified_at": stamp}  # fmt: skip
-            if same := reuse.get(id(p)):
-                yield database.to_row({**same[0], **base}.items()), "reused", self._moved_from(p.path, same)
-            elif p.array is None:
-                row = database.to_row({**base, "verdict": UNREADABLE, "error": p.error or "unreadable"}.items())
-                yield row, "unreadable", []
-            else:
-                assert out is not None
-                i = index[p.sha256]
-                pred = self.predictor.describe(p.path, out.probabilities[i], out.dog_probability[i], top_k=5)
-                values = {**base, "width": p.size[0] if p.size else None, "height": p.size[1] if p.size else None,
-                          "taken_at": p.taken_at, "breed": pred.breed, "name": pred.name,
-                          "probability": pred.probability, "dog_probability": pred.dog_probability,
-                          "top5": json.dumps(pred.top_k), "verdict": pred.verdict}  # fmt: skip
-                yield database.to_row(values.items()), "classified" if first[p.sha256] is p else "reused", []
+            row, how, gone = self._row(p, predicted, stamp)
+            rows.append(row)
+            stale += gone
+            setattr(self.stats, how, getattr(self.stats, how) + 1)
+            self.stats.by_verdict[row["verdict"]] = self.stats.by_verdict.get(row["verdict"], 0) + 1
+        database.upsert(self.engine, rows, delete_paths=stale)
+        self.stats.saved += len(rows)
+
+    def _row(self, p: Photo, predicted: Predicted, stamp: Any) -> tuple[dict[str, Any], str, list[str]]:
+        """A photo's catalog row, how it was obtained (classified, reused or unreadable), and the paths whose rows
+        it replaces."""
+        base = {"path": p.path, "sha256": p.sha256, "bytes": p.bytes, "mtime_ns": p.mtime_ns,
+                "model_id": self.model_id, "classified_at": stamp}  # fmt: skip
+        if same := predicted.reuse.get(id(p)):
+            return database.to_row({**same[0], **base}.items()), "reused", self._moved_from(p.path, same)
+        if p.pixels is None or p.sha256 is None or predicted.output is None:
+            error = p.error or _("unreadable")
+            return database.to_row({**base, "verdict": UNREADABLE, "error": error}.items()), "unreadable", []
+        out, i = predicted.output, predicted.index[p.sha256]
+        pred = self.predictor.describe(p.path, out.probabilities[i], out.dog_probability[i], top_k=5)
+        top = [k["probability"] for k in pred.top_k]
+        values = {**base, "width": p.size[0] if p.size else None, "height": p.size[1] if p.size else None,
+                  "taken_at": p.taken_at, "breed": pred.breed, "name": pred.name, "probability": pred.probability,
+                  "margin": top[0] - (top[1] if len(top) > 1 else 0.0), "dog_probability": pred.dog_probability,
+                  "top5": json.dumps(pred.top_k), "verdict": pred.verdict}  # fmt: skip
+        return database.to_row(values.items()), "classified" if predicted.first[p.sha256] is p else "reused", []
 
     def _moved_from(self, path: str, same: list[dict[str, Any]]) -> list[str]:
         """Paths of rows with this content that are gone from disk: where the photo was before a move or rename.
         Only paths inside the folders being classified count: a photo on an unmounted drive or another machine
         (a shared PostgreSQL catalog) is not gone because this machine cannot see it."""
         return [r["path"] for r in same if r["path"] != path and r["path"].startswith(tuple(self._roots))
-                and not os.path.exists(r["path"])]  # fmt: skip
-
-
-def unique_photos(paths: list[str | Path]) -> Iterator[str]:
-    """Every photo under ``paths`` (folders and files) once, by its real path, streamed.
-
-    The walk enters each folder once, so its plain files are unique by construction and are yielded as they come;
-    memory holds one entry per folder walked, never one per photo. Symlinked files and files named explicitly are
-    settled after the walk: skipped when the walk already yielded their real file, otherwise yielded once each.
-    A symlink to nothing is yielded as is, so that it is reported unreadable.
-    """
-    walked: set[str] = set()  # real paths of the folders whose plain photos were yielded
-    deferred: list[str] = []  # symlinked files: one entry per link
-    last_folder = last_real = ""
-    for path in map(str, walk_image_files([p for p in paths if os.path.isdir(p)])):
-        if os.path.islink(path):
-            deferred.append(path)
-            continue
-        folder = os.path.dirname(path)
-        if folder != last_folder:
-            last_folder, last_real = folder, os.path.realpath(folder)
-            walked.add(last_real)
-        real = os.path.join(last_real, os.path.basename(path))
-        if _storable(real):
-            yield real
-    seen: set[str] = set()
-    for path in deferred + [str(p) for p in paths if not os.path.isdir(p)]:
-        real = os.path.realpath(path)
-        if not os.path.exists(real):
-            real = os.path.abspath(path)  # a broken link (or a missing file): reported, not followed
-        elif os.path.dirname(real) in walked and is_image_path(Path(real)) and not os.path.islink(real):
-            continue  # the walk yielded this very file
-        if real not in seen and _storable(real):
-            seen.add(real)
-            yield real
-
-
-def _storable(path: str) -> bool:
-    """Whether a path can be a catalog key: names that are not valid UTF-8 (old archives) cannot."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        log.warning("skipping a file whose name is not valid UTF-8: %r", path)
-        return False
-    return True
+                and not os.path.lexists(r["path"])]  # fmt: skip

@@ -1,99 +1,257 @@
-"""The catalog: one row per photo path, in a real database through SQLAlchemy (SQLite by default).
+"""The catalog: one row per photo path, in a real database through SQLAlchemy (SQLite by default, or PostgreSQL).
 
 Rows are written in batches, each batch one transaction, keyed by the photo's path: a run killed at any moment
 leaves only whole batches behind, and the next run fills in the rest, so the catalog ends with exactly one row
 per photo. The content hash (sha256) lets a later run skip unchanged photos and recognise moved ones.
+
+Opening is careful, because the file named by ``--db`` may be anything: a catalog from an older release is
+upgraded in place (:mod:`dogbreeds.catalog.schema`), one from a newer release is refused, a file that is not a
+dogbreeds catalog is refused without being touched (no WAL switch, no new table), and read-only commands open
+the database read-only and never create one. Every database error becomes one :class:`CatalogError` line that
+names the cause and the catalog, never the SQL or its values.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    select,
-)
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from dogbreeds.core.errors import CatalogError
+from dogbreeds.catalog.schema import COLUMNS, SCHEMA_VERSION, folders, found_version, models, photos, reviews, upgrade
+from dogbreeds.core.card import Verdicts
+from dogbreeds.core.errors import CatalogError, MissingExtraError
 from dogbreeds.core.i18n import _
+from dogbreeds.core.verdicts import judge
 
-DEFAULT_DB = "sqlite:///dogbreeds.db"
+DEFAULT_DB = "dogbreeds.db"
+DECISIONS = ("confirmed", "corrected", "not_a_dog")  # what counts as a volunteer's answer ("later" does not)
+READ_CHUNK = 1000  # rows read at a time by iter_rows
 
-metadata = MetaData()
-photos = Table(
-    "photos",
-    metadata,
-    Column("path", Text, primary_key=True),
-    Column("sha256", String(64), index=True),
-    Column("bytes", BigInteger),  # 64-bit: PostgreSQL's INTEGER stops at 2 GB and at 2038 in nanoseconds
-    Column("mtime_ns", BigInteger),
-    Column("width", Integer),
-    Column("height", Integer),
-    Column("taken_at", String(32)),
-    Column("breed", String(80)),
-    Column("name", String(80)),
-    Column("probability", Float),
-    Column("dog_probability", Float),
-    Column("top5", Text),  # JSON list of {breed, name, probability}
-    Column("verdict", String(16), index=True),
-    Column("error", Text),
-    Column("model_id", String(80), index=True),
-    Column("classified_at", DateTime(timezone=True)),
-)
-COLUMNS = [c.name for c in photos.columns]
-
-# A volunteer's decision about a photo, kept by content hash so it survives moves and renames.
-reviews = Table(
-    "reviews",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("sha256", String(64), index=True, nullable=False),
-    Column("path", Text),  # where the photo was when reviewed
-    Column("decision", String(16), nullable=False),  # confirmed | corrected | not_a_dog | skipped
-    Column("breed", String(80)),  # the breed the volunteer settled on (None for not_a_dog / skipped)
-    Column("model_breed", String(80)),  # what the model had said
-    Column("reviewer", String(80)),
-    Column("reviewed_at", DateTime(timezone=True)),
-)
+__all__ = ["COLUMNS", "photos", "reviews"]
 
 
-def database_url(url_or_path: str | None) -> str:
+def database_url(url_or_path: str | os.PathLike[str] | None) -> str:
     """``None`` -> ``dogbreeds.db`` here; a plain file path -> a SQLite URL; a URL as is."""
-    if url_or_path is None:
-        return DEFAULT_DB
-    return url_or_path if "://" in url_or_path else f"sqlite:///{Path(url_or_path).resolve()}"
+    value = os.fspath(url_or_path) if url_or_path is not None else DEFAULT_DB
+    return value if "://" in value else f"sqlite:///{Path(value).resolve()}"
 
 
-def open_catalog(url: str | None = None) -> Engine:
-    """Connect and create the table when missing. SQLite runs in WAL mode so readers never block the writer."""
-    engine = create_engine(database_url(url))
+def describe(url: str) -> str:
+    """The catalog as the user knows it: a SQLite file's path, else the URL with its password hidden."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or _("(in memory)")
+    return parsed.render_as_string(hide_password=True)
+
+
+def _timeout() -> float:
+    """Seconds a writer waits for another one's lock before giving up (``$DOGBREEDS_DB_TIMEOUT``, default 30)."""
+    try:
+        return float(os.environ.get("DOGBREEDS_DB_TIMEOUT", "30"))
+    except ValueError:
+        return 30.0
+
+
+_CAUSES = (
+    ("database is locked", lambda: _("the catalog is locked by another program (another dogbreeds run?)")),
+    ("disk is full", lambda: _("disk full")),
+    ("disk i/o error", lambda: _("disk error")),
+    ("readonly database", lambda: _("the catalog is read-only")),
+    ("read-only", lambda: _("the catalog is read-only")),
+    ("unable to open database", lambda: _("cannot open the catalog file (no such folder, or no permission)")),
+    ("file is not a database", lambda: _("not a SQLite database (a corrupt catalog, or another kind of file)")),
+    ("malformed", lambda: _("the catalog file is corrupt")),
+    ("connection refused", lambda: _("cannot reach the database server")),
+    ("could not translate host name", lambda: _("cannot reach the database server (unknown host)")),
+    ("connection failed", lambda: _("cannot reach the database server")),
+    ("password authentication failed", lambda: _("the database server refused the login")),
+    ("does not exist", lambda: _("the database does not exist on the server")),
+)
+
+
+def explain(err: BaseException, url: str) -> CatalogError:
+    """One line for a database error: its cause in words and the catalog; never the SQL nor its values."""
+    original = getattr(err, "orig", None) or err
+    first = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    low = first.lower()
+    cause = next((words() for key, words in _CAUSES if key in low), None)
+    if cause is None:
+        cause = _("database error: {message}", message=first[:200])
+    return CatalogError(f"{cause}: {describe(url)}")
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None: another database, or SQLite in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    return None if not database or database == ":memory:" or database.startswith("file:") else database
+
+
+def _connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
+    """A DB-API connection to a catalog file; read-only ones fall back to ``immutable`` on read-only media (a
+    WAL catalog cannot otherwise be read where its ``-shm`` file cannot be created)."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path))
+    try:
+        return sqlite3.connect(f"{uri}?mode={'ro' if readonly else 'rw'}", uri=True, timeout=_timeout(),
+                               check_same_thread=False, isolation_level=None)  # fmt: skip
+    except sqlite3.OperationalError:
+        if not readonly:
+            raise
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+
+
+def _inspect_file(path: str, url: str) -> int | None:
+    """The schema version of an existing SQLite file, read through a read-only connection that changes nothing."""
+    if os.path.getsize(path) == 0:
+        return None
+    try:
+        conn = _connect_sqlite(path, readonly=True)
+    except sqlite3.Error as err:
+        raise explain(err, url) from None
+    try:
+        engine = create_engine("sqlite://", creator=lambda: conn)
+        with engine.connect() as c:
+            return _version(c, url)
+    except SQLAlchemyError as err:
+        raise explain(err, url) from None
+    finally:
+        conn.close()
+
+
+def _version(conn: Connection, url: str) -> int | None:
+    try:
+        version = found_version(conn, alone=conn.dialect.name == "sqlite")
+    except ValueError as why:
+        raise CatalogError(_("not a dogbreeds catalog ({why}); nothing was changed: {db}", why=why,
+                             db=describe(url))) from None  # fmt: skip
+    if version is not None and version > SCHEMA_VERSION:
+        raise CatalogError(_("this catalog was written by a newer dogbreeds (schema {found}; this one reads up to "
+                             "{ours}): upgrade dogbreeds to open it: {db}", found=version, ours=SCHEMA_VERSION,
+                             db=describe(url)))  # fmt: skip
+    return version
+
+
+def _engine(url: str, path: str | None, *, readonly: bool) -> Engine:
+    kwargs: dict[str, Any] = {}
+    if path is not None:
+        kwargs["creator"] = lambda: _connect_sqlite(path, readonly=readonly)
+    elif make_url(url).get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"check_same_thread": False, "isolation_level": None}
+    try:
+        engine = create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise CatalogError(
+            _("unsupported database {url}: use a SQLite file or postgresql://", url=describe(url))
+        ) from None
+    except ModuleNotFoundError as err:
+        raise MissingExtraError(_("this database needs {package}: pip install 'dogbreeds[postgres]'",
+                                  package=err.name)) from None  # fmt: skip
+    except ArgumentError as err:
+        raise CatalogError(_("not a database URL ({why}): {url}", why=err, url=url)) from None
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        raise CatalogError(_("unsupported database {name!r}: use SQLite or PostgreSQL", name=engine.dialect.name))
+
+    @event.listens_for(engine, "handle_error")
+    def _one_line(context: Any) -> None:
+        raise explain(context.original_exception, url) from None
+
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            if not readonly and path is not None:
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+                dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
-    metadata.create_all(engine)
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # the driver runs in autocommit; transactions are ours, and a writer takes its lock up front
+            # (BEGIN IMMEDIATE) so that it waits for another writer instead of failing half-way
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writes") else "BEGIN")
+    elif readonly:
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_conn.commit()
+
     return engine
+
+
+def open_catalog(url: str | os.PathLike[str] | None = None, *, readonly: bool = False) -> Engine:
+    """Open a catalog: created when missing (unless ``readonly``), upgraded when older, refused when foreign.
+
+    Args:
+        url: a SQLite file, an SQLAlchemy URL, or None for ``dogbreeds.db`` here.
+        readonly: for commands that only read (export, sort, review --list...): the database must exist and is
+            opened read-only (an older one is upgraded first, which needs write access once).
+
+    Raises:
+        CatalogError: the catalog cannot be opened as asked; the message names the cause and the catalog.
+    """
+    url = database_url(url)
+    try:
+        path = _sqlite_path(url)
+    except ArgumentError as err:
+        raise CatalogError(_("not a database URL ({why}): {url}", why=err, url=url)) from None
+    version: int | None = None
+    if path is not None:
+        if os.path.isdir(path):
+            raise CatalogError(_("{path} is a folder, not a catalog file", path=path))
+        if not os.path.exists(path):
+            if readonly:
+                raise CatalogError(_("no catalog at {path} (run dogbreeds classify first, or check --db)", path=path))
+            if not os.path.isdir(os.path.dirname(path) or "."):
+                raise CatalogError(_("the folder of {path} does not exist", path=path))
+        else:
+            version = _inspect_file(path, url)
+        if not os.path.exists(path):
+            try:
+                with open(path, "xb"):  # created empty: the engine then opens it read-write, never "rwc"
+                    pass
+            except FileExistsError:
+                pass
+            except OSError as err:
+                raise explain(err, url) from None
+    engine = _engine(url, path, readonly=readonly)
+    if path is None:
+        with engine.connect() as conn:
+            version = _version(conn, url)
+    if version == SCHEMA_VERSION:
+        return engine
+    if readonly:
+        if version is None:
+            raise CatalogError(_("not a dogbreeds catalog (no tables): {db}", db=describe(url)))
+        try:
+            open_catalog(url).dispose()  # the upgrade, once, through a writable connection
+        except CatalogError as err:
+            raise CatalogError(_("this catalog comes from an older dogbreeds and must be upgraded once, which "
+                                 "needs write access ({why})", why=err)) from None  # fmt: skip
+        return engine
+    with writing(engine) as conn:
+        upgrade(conn, _version(conn, url))  # asked again inside the lock: another process may have done it
+    return engine
+
+
+def writing(engine: Engine) -> Any:
+    """A write transaction (on SQLite one that takes the write lock first, waiting for another writer)."""
+    return engine.execution_options(writes=True).begin()
 
 
 def rows_by_path(engine: Engine, paths: list[str]) -> dict[str, dict[str, Any]]:
@@ -134,34 +292,143 @@ def rows_by_hash(
     return found
 
 
+def _insert(engine: Engine) -> Any:
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    return insert
+
+
 def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str] | None = None) -> None:
     """Insert or replace rows by path, and delete the rows of ``delete_paths``, all in one transaction."""
     if not rows and not delete_paths:
         return
-    if engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
-    else:
-        raise CatalogError(_("unsupported database {name!r}: use SQLite or PostgreSQL", name=engine.dialect.name))
-    stmt = insert(photos)
+    stmt = _insert(engine)(photos)
     stmt = stmt.on_conflict_do_update(
         index_elements=["path"], set_={c: stmt.excluded[c] for c in COLUMNS if c != "path"}
     )
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if rows:
             conn.execute(stmt, rows)
         if delete_paths:
             conn.execute(photos.delete().where(photos.c.path.in_(delete_paths)))
 
 
-def iter_rows(engine: Engine, *, verdict: str | None = None) -> Iterator[dict[str, Any]]:
-    query = select(photos).order_by(photos.c.path)
+def record_folders(engine: Engine, paths: list[str]) -> None:
+    """Remember the (real) folders classify was given, for ``sort`` to keep out of them."""
+    if not paths:
+        return
+    stmt = _insert(engine)(folders)
+    stmt = stmt.on_conflict_do_update(index_elements=["path"], set_={"classified_at": stmt.excluded.classified_at})
+    with writing(engine) as conn:
+        conn.execute(stmt, [{"path": p, "classified_at": now()} for p in paths])
+
+
+def classified_folders(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.scalars(select(folders.c.path).order_by(folders.c.path)))
+
+
+def model_verdicts(engine: Engine, model_id: str) -> dict[str, Any] | None:
+    """The thresholds this model's rows were last judged by (None: no row of it yet)."""
+    with engine.connect() as conn:
+        value = conn.scalar(select(models.c.verdicts).where(models.c.model_id == model_id))
+    return json.loads(value) if value else None
+
+
+def set_model_verdicts(conn: Connection, model_id: str, verdicts: dict[str, Any]) -> None:
+    stmt = _insert(conn.engine)(models).values(model_id=model_id, verdicts=json.dumps(verdicts, sort_keys=True),
+                                               updated_at=now())  # fmt: skip
+    update = {"verdicts": stmt.excluded.verdicts, "updated_at": now()}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["model_id"], set_=update))
+
+
+def rejudge(engine: Engine, model_id: str, verdicts: Verdicts) -> int:
+    """Judge every row of ``model_id`` again from its stored numbers when ``verdicts`` differ from the thresholds
+    they were judged by, in one transaction; returns how many verdicts changed. The model is not run."""
+    current = asdict(verdicts)
+    with writing(engine) as conn:
+        stored = conn.scalar(select(models.c.verdicts).where(models.c.model_id == model_id))
+        if stored is not None and json.loads(stored) == current:
+            return 0
+        changed, last = 0, ""
+        numbers = (photos.c.path, photos.c.probability, photos.c.margin, photos.c.dog_probability, photos.c.verdict)
+        query = select(*numbers).where(photos.c.model_id == model_id, photos.c.verdict != "unreadable")
+        update = photos.update().where(photos.c.path == bindparam("b_path")).values(verdict=bindparam("b_verdict"))
+        while chunk := conn.execute(query.where(photos.c.path > last).order_by(photos.c.path).limit(2000)).all():
+            last = chunk[-1].path
+            updates = []
+            for r in chunk:
+                if r.probability is None:
+                    continue
+                margin = r.margin if r.margin is not None else 1.0
+                new = judge(r.probability, margin, r.dog_probability, verdicts)
+                if new != r.verdict:
+                    updates.append({"b_path": r.path, "b_verdict": new})
+            if updates:
+                conn.execute(update, updates)
+            changed += len(updates)
+        set_model_verdicts(conn, model_id, current)
+    return changed
+
+
+def _latest_reviews() -> Any:
+    """Each content's latest decision (decisions only: "later" is not one), as a subquery."""
+    ranked = func.row_number().over(partition_by=reviews.c.sha256, order_by=(reviews.c.reviewed_at.desc(),
+                                                                             reviews.c.id.desc()))  # fmt: skip
+    return (
+        select(
+            reviews.c.sha256,
+            reviews.c.decision,
+            reviews.c.breed,
+            reviews.c.reviewer,
+            reviews.c.reviewed_at,
+            ranked.label("rank"),
+        )  # fmt: skip
+        .where(reviews.c.decision.in_(DECISIONS))
+        .subquery()
+    )
+
+
+def iter_rows(
+    engine: Engine, *, verdict: str | None = None, final_verdict: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every row, by path, with the volunteers' latest decision and the final answer (see :func:`final_answer`);
+    read a chunk at a time by path, so memory stays flat and no transaction stays open while the caller works."""
+    latest = _latest_reviews()
+    query = select(
+        photos,
+        latest.c.decision.label("review_decision"),
+        latest.c.breed.label("reviewed_breed"),
+        latest.c.reviewer,
+        latest.c.reviewed_at,
+    ).outerjoin(latest, and_(latest.c.sha256 == photos.c.sha256, latest.c.rank == 1))
     if verdict:
         query = query.where(photos.c.verdict == verdict)
-    with engine.connect() as conn:
-        rows = [decoded(row) for row in conn.execute(query)]
-    yield from rows
+    last: str | None = None
+    while True:
+        page = query if last is None else query.where(photos.c.path > last)
+        with engine.connect() as conn:
+            chunk = [final_answer(decoded(row)) for row in conn.execute(page.order_by(photos.c.path).limit(READ_CHUNK))]
+        if not chunk:
+            return
+        last = chunk[-1]["path"]
+        yield from (r for r in chunk if final_verdict is None or r["final_verdict"] == final_verdict)
+
+
+def final_answer(row: dict[str, Any]) -> dict[str, Any]:
+    """Add ``final_breed`` / ``final_verdict``: the latest volunteer's decision when there is one, else the model's
+    (whose breed counts only with a ``dog`` verdict)."""
+    decision = row.get("review_decision")
+    if decision == "not_a_dog":
+        row["final_breed"], row["final_verdict"] = None, "not_a_dog"
+    elif decision in ("confirmed", "corrected"):
+        row["final_breed"], row["final_verdict"] = row["reviewed_breed"], "dog"
+    else:
+        row["final_breed"] = row["breed"] if row["verdict"] == "dog" else None
+        row["final_verdict"] = row["verdict"]
+    return row
 
 
 def decoded(row: Any) -> dict[str, Any]:

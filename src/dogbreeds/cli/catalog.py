@@ -65,7 +65,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--format", choices=["csv", "json", "parquet"], help=_("file format (default: from the file name)"))
     out_path(p, _("file to write"), required=True)
-    p.add_argument("--verdict", choices=VERDICT_CHOICES, help=_("only the rows with this verdict"))
+    p.add_argument("--verdict", choices=VERDICT_CHOICES, help=_("only the rows with this final verdict"))
 
     p = command(
         sub,
@@ -143,19 +143,25 @@ def run_export(args: argparse.Namespace) -> int:
     from dogbreeds.catalog.database import iter_rows, open_catalog
     from dogbreeds.catalog.export import export_rows
 
-    n = export_rows(iter_rows(open_catalog(args.db), verdict=args.verdict), args.out, fmt=args.format)
+    rows = iter_rows(open_catalog(args.db, readonly=True), final_verdict=args.verdict)
+    n = export_rows(rows, args.out, fmt=args.format)
     print(_("wrote {n} rows to {path}", n=n, path=args.out))
     return 0
 
 
 def run_sort(args: argparse.Namespace) -> int:
-    from dogbreeds.catalog.database import iter_rows, open_catalog
+    from dogbreeds.catalog.database import classified_folders, iter_rows, open_catalog
     from dogbreeds.catalog.sort import sort_rows
 
-    stats = sort_rows(iter_rows(open_catalog(args.db)), args.into, mode=args.mode)
+    engine = open_catalog(args.db, readonly=True)
+    stats = sort_rows(iter_rows(engine), args.into, mode=args.mode, classified=classified_folders(engine))
     print(_("placed {placed} photos in {into} ({mode}); {already} already there, {missing} no longer on disk",
             placed=stats.placed, into=args.into, mode=args.mode, already=stats.already,
             missing=stats.missing))  # fmt: skip
+    if stats.changed or stats.outside:
+        print(_("skipped {changed} photos changed since they were classified (run classify again) and {outside} "
+                "that now lead outside the classified folders", changed=stats.changed,
+                outside=stats.outside))  # fmt: skip
     return 0
 
 
@@ -178,6 +184,6 @@ def run_corrections_export(args: argparse.Namespace) -> int:
     from dogbreeds.catalog.database import open_catalog
     from dogbreeds.catalog.review import export_corrections
 
-    counts = export_corrections(open_catalog(args.db), args.out, mode=args.mode)
+    counts = export_corrections(open_catalog(args.db, readonly=True), args.out, mode=args.mode)
     print(_("wrote {n} photos of {breeds} breeds to {path}", n=sum(counts.values()), breeds=len(counts), path=args.out))
     return 0

@@ -96,7 +96,7 @@ def resolve_breed(name: str) -> str:
     close = difflib.get_close_matches(name.replace("_", " "), names, n=3, cutoff=0.4)
     if not close:
         close = difflib.get_close_matches(name.replace("_", " ").lower(), [n.lower() for n in names], n=3, cutoff=0.3)
-    hint = f"; closest: {', '.join(close)}" if close else ""
+    hint = _("; closest: {names}", names=", ".join(close)) if close else ""
     raise UnknownBreedError(_("{name!r} is not one of the 120 Stanford Dogs breeds{hint}", name=name, hint=hint))
 
 

@@ -12,6 +12,7 @@ The JSON card alone is enough for the ONNX path; the safetensors file rebuilds t
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -62,6 +63,8 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     format_version: int = FORMAT_VERSION
+    # sha256 of the weights file the card was loaded with (the .onnx, else model.safetensors); not saved
+    weights_sha256: str = field(default="", repr=False, compare=False)
 
     @property
     def names(self) -> list[str]:
@@ -69,37 +72,80 @@ class ModelCard:
 
     @property
     def id(self) -> str:
-        """A short identifier for catalogs and reports: the model name plus the data and training hash."""
+        """The model's identifier in catalogs and reports: its name, backbone and a hash of its weights, so a
+        model retrained into the same folder is a new model whose rows are never mixed with the old ones."""
         import hashlib
 
-        blob = json.dumps([self.model, self.backbone, self.training, self.data_fingerprint], sort_keys=True)
-        quantized = ""
-        if quantization := self.model_args.get("quantization"):  # an int8 copy: which, and which calibration
-            digest = self.model_args.get("quantized_sha256", "")
-            quantized = f":{quantization}" + (f"-{digest[:8]}" if digest else "")
-        return f"{self.model}:{self.backbone}:{hashlib.sha256(blob.encode()).hexdigest()[:8]}{quantized}"
+        digest = self.weights_sha256
+        if not digest:  # a card not loaded from disk (being trained): its settings and data stand in
+            blob = json.dumps([self.model, self.backbone, self.training, self.data_fingerprint], sort_keys=True)
+            digest = "card-" + hashlib.sha256(blob.encode()).hexdigest()
+        quantization = self.model_args.get("quantization")
+        return f"{self.model}:{self.backbone}:{digest[:12]}" + (f":{quantization}" if quantization else "")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("weights_sha256")
         d["names"] = self.names
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        """A card from its JSON, checked: a card handed to us may be damaged or hostile.
+
+        Raises:
+            ModelCardError: a newer format, a missing or mistyped field, or values no model can have.
+        """
+        if not isinstance(d, dict):
+            raise ModelCardError(_("a model card is a JSON object"))
         d = dict(d)
         d.pop("names", None)
+        d.pop("weights_sha256", None)
         version = d.get("format_version", 0)
-        if version > FORMAT_VERSION:
-            raise ModelCardError(
-                _(
-                    "model card format {version} is newer than this dogbreeds understands ({FORMAT_VERSION})",
-                    version=version,
-                    FORMAT_VERSION=FORMAT_VERSION,
-                )
-            )
-        d["preprocess"] = Preprocess.from_dict(d["preprocess"])
-        d["verdicts"] = Verdicts.from_dict(d.get("verdicts", {}))
-        return cls(**d)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelCardError(_("model card format {version} is newer than this dogbreeds understands ({ours})",
+                                   version=version, ours=FORMAT_VERSION))  # fmt: skip
+        try:
+            d["preprocess"] = Preprocess.from_dict(d["preprocess"])
+            d["verdicts"] = Verdicts.from_dict(d.get("verdicts", {}))
+            card = cls(**d)
+        except KeyError as err:
+            raise ModelCardError(_("missing field {field}", field=err)) from None
+        except (TypeError, ValueError) as err:
+            raise ModelCardError(str(err).splitlines()[0]) from None
+        card.check()
+        return card
+
+    def check(self) -> None:
+        """Refuse values no model can have (the class count against the model's outputs is checked on its first
+        run, by the Predictor)."""
+        classes = self.classes
+        if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+            raise ModelCardError(_("classes must be a non-empty list of breed ids"))
+        if len(set(classes)) != len(classes):
+            raise ModelCardError(_("classes must not repeat a breed"))
+        bad = [c for c in classes if not c.strip() or len(c) > 80 or any(ord(ch) < 32 for ch in c)]
+        if bad:
+            raise ModelCardError(_("unusable breed id {breed!r} (empty, control characters or over 80 characters)",
+                                   breed=bad[0][:100]))  # fmt: skip
+        if not _finite(self.temperature) or self.temperature <= 0:
+            raise ModelCardError(_("temperature must be a number above 0, not {value!r}", value=self.temperature))
+        pre = self.preprocess
+        if not isinstance(pre.input_size, int) or not 8 <= pre.input_size <= 4096:
+            raise ModelCardError(_("input_size must be a whole number of pixels from 8 to 4096, not {value!r}",
+                                   value=pre.input_size))  # fmt: skip
+        if len(pre.mean) != 3 or len(pre.std) != 3 or not all(_finite(v) for v in pre.mean + pre.std):
+            raise ModelCardError(_("mean and std must be three numbers each"))
+        if min(pre.std) <= 0:
+            raise ModelCardError(_("std must be above 0"))
+        for name, value in asdict(self.verdicts).items():
+            if not _finite(value):
+                raise ModelCardError(_("verdict threshold {name} must be a number, not {value!r}", name=name,
+                                       value=value))  # fmt: skip
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -117,8 +163,19 @@ def save_card(card: ModelCard, folder: Path) -> Path:
     return folder / CARD_NAME
 
 
+MAX_CARD_BYTES = 16 << 20  # a card is a few kilobytes; a huge "card" is not read into memory
+
+
 def load_card(path: str | Path) -> ModelCard:
-    """Read a card from a checkpoint folder, a ``model.json``, or the ``.json`` beside an ``.onnx`` file."""
+    """Read a card from a checkpoint folder, a ``model.json``, or the ``.json`` beside an ``.onnx`` file, with the
+    hash of the weights it describes (the ``.onnx`` file, else ``model.safetensors``) for its :attr:`~ModelCard.id`.
+
+    Raises:
+        NotFoundError: no card there.
+        ModelCardError: the card cannot be read or fails :meth:`ModelCard.from_dict`'s checks.
+    """
+    from dogbreeds.core.files import NotReadable, content_hash, read_regular_file
+
     path = Path(path)
     card_path = path / CARD_NAME if path.is_dir() else path.with_suffix(".json")
     if not card_path.exists():
@@ -126,8 +183,15 @@ def load_card(path: str | Path) -> ModelCard:
             _("no model card at {card_path}: is {path} a dogbreeds checkpoint?", card_path=card_path, path=path)
         )
     try:
-        return ModelCard.from_dict(json.loads(card_path.read_text()))
-    except (KeyError, TypeError, json.JSONDecodeError) as err:
-        raise ModelCardError(
-            _("{card_path} is not a valid dogbreeds model card: {err}", card_path=card_path, err=err)
-        ) from None
+        data, _st = read_regular_file(card_path, max_bytes=MAX_CARD_BYTES)
+        card = ModelCard.from_dict(json.loads(data.decode("utf-8")))
+    except (NotReadable, UnicodeDecodeError, json.JSONDecodeError, ModelCardError) as err:
+        raise ModelCardError(_("{card_path} is not a valid dogbreeds model card: {err}", card_path=card_path,
+                               err=err)) from None  # fmt: skip
+    folder = path if path.is_dir() else path.parent
+    weights = path if path.suffix == ".onnx" else folder / ONNX_NAME
+    if not weights.is_file():
+        weights = folder / WEIGHTS_NAME
+    if weights.is_file():
+        card.weights_sha256 = content_hash(weights)
+    return card

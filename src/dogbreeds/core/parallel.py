@@ -21,11 +21,15 @@ def map_ahead(fn: Callable[[T], R], items: Iterable[T], *, workers: int = 2, ahe
     it = iter(items)
     with ThreadPoolExecutor(max(1, workers)) as pool:
         pending: deque[Future[R]] = deque(pool.submit(fn, item) for item in islice(it, max(1, ahead)))
-        while pending:
-            done = pending.popleft()
-            for item in islice(it, 1):
-                pending.append(pool.submit(fn, item))
-            yield done.result()
+        try:
+            while pending:
+                done = pending.popleft()
+                for item in islice(it, 1):
+                    pending.append(pool.submit(fn, item))
+                yield done.result()
+        finally:  # stopped early (Ctrl-C, an error downstream): what has not started never will
+            for future in pending:
+                future.cancel()
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

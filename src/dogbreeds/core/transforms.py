@@ -60,7 +60,7 @@ class Preprocess:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocess:
-        return cls(**{**d, "mean": tuple(d["mean"]), "std": tuple(d["std"])})
+        return cls(**{**d, "mean": tuple(d.get("mean", cls.mean)), "std": tuple(d.get("std", cls.std))})
 
 
 def crop_to_box(

@@ -38,6 +38,21 @@ def dog_score(dog_probability: np.ndarray | float, top_probability: np.ndarray |
     return dog_probability * top_probability**power
 
 
+DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
+
+
+def judge(probability: float, margin: float, dog_probability: float | None, v: Verdicts) -> str:
+    """The verdict of one photo from its numbers: the one rule behind ``predict``, ``classify`` and the catalog's
+    re-judging when thresholds change. ``dog_probability`` None (or NaN): a model without an ImageNet head,
+    which cannot say "not a dog"."""
+    if dog_probability is not None and dog_probability == dog_probability:  # not NaN
+        if dog_score(dog_probability, probability, v.dog_score_power) < v.min_dog_score:
+            return NOT_A_DOG
+    if probability < v.min_probability or margin < v.min_margin:
+        return UNSURE
+    return DOG
+
+
 def choose_thresholds(
     probs: np.ndarray, labels: np.ndarray, dog_probability: np.ndarray, *, target_accuracy: float = 0.95,
     dog_recall: float = DOG_RECALL, dog_score_power: float = DOG_SCORE_POWER,

@@ -9,12 +9,16 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageFile, ImageOps
+
+from dogbreeds.core.files import NotReadable, printable, read_regular_file
+from dogbreeds.core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +94,13 @@ def read_photo(path: str | os.PathLike[str], *, min_size: int | None = None, dat
     if path.suffix.lower() in {".heic", ".heif"}:
         _register_heif()
     try:
-        if (len(data) if data is not None else path.stat().st_size) == 0:
-            raise UnreadableImage("empty file (0 bytes)")
+        if data is None:
+            data, _st = read_regular_file(path)  # never a FIFO, a device or a file over the size cap
+        if len(data) == 0:
+            raise UnreadableImage(_("empty file (0 bytes)"))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data) if data is not None else path) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 original_size, taken_at = img.size, _exif_date(img)
                 if min_size and img.format == "JPEG":
                     w, h = img.size
@@ -106,23 +112,29 @@ def read_photo(path: str | os.PathLike[str], *, min_size: int | None = None, dat
                 return Photo(_to_upright_rgb(img), original_size, taken_at)
     except UnreadableImage:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise UnreadableImage(f"too many pixels (decompression-bomb guard): {err}") from None
+    except NotReadable as err:
+        raise UnreadableImage(str(err)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnreadableImage(_("too many pixels (decompression-bomb guard: at most {n:,})", n=MAX_PIXELS)) from None
     except FileNotFoundError:
-        raise UnreadableImage("file vanished or does not exist") from None
+        if os.path.islink(path):
+            raise UnreadableImage(_("broken symbolic link to {target}", target=printable(os.readlink(path)))) from None
+        raise UnreadableImage(_("file vanished or does not exist")) from None
     except PermissionError:
-        raise UnreadableImage("permission denied") from None
+        raise UnreadableImage(_("permission denied")) from None
     except IsADirectoryError:
-        raise UnreadableImage("is a directory") from None
+        raise UnreadableImage(_("is a folder")) from None
     except Image.UnidentifiedImageError:
-        hint = "" if is_image_path(path) else " (not an image file)"
+        hint = "" if is_image_path(path) else " " + _("(not an image file)")
         if path.suffix.lower() in {".heic", ".heif"} and not _heif_registered:
-            hint = " (HEIC support needs: pip install pillow-heif)"
-        raise UnreadableImage(f"not a readable image{hint}") from None
+            hint = " " + _("(HEIC support needs: pip install pillow-heif)")
+        raise UnreadableImage(_("not a readable image") + hint) from None
     except OSError as err:
-        raise UnreadableImage(f"corrupt or truncated image: {err}") from None
-    except (ValueError, SyntaxError, EOFError) as err:  # Pillow raises these on some malformed headers
-        raise UnreadableImage(f"corrupt image: {err}") from None
+        if err.filename is not None:  # the file itself (an I/O error of the disk, a stale network share)
+            raise UnreadableImage(_("cannot read file: {why}", why=err.strerror or err)) from None
+        raise UnreadableImage(_("corrupt or truncated image: {why}", why=err)) from None
+    except (ValueError, SyntaxError, EOFError, struct.error) as err:  # Pillow raises these on malformed headers
+        raise UnreadableImage(_("corrupt image: {why}", why=err)) from None
 
 
 def _to_upright_rgb(img: Image.Image) -> Image.Image:
@@ -153,44 +165,51 @@ def iter_image_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
     return list(walk_image_files(paths))
 
 
-def walk_image_files(paths: list[str | os.PathLike[str]]) -> Iterator[Path]:
+def walk_image_files(
+    paths: list[str | os.PathLike[str]], *, enter: Callable[[Path], bool] | None = None
+) -> Iterator[Path]:
     """Expand files and folders (walked recursively, sorted, hidden files skipped) into photo paths, one at a time.
 
     Memory grows with the depth of the tree and its largest folder, never with the number of photos, so a library
-    of any size can be streamed. Files named explicitly are kept whatever their suffix, so the user hears why a
-    file was unreadable. Each folder is walked once, however many routes lead to it (symlink loops, a folder
-    named twice or linked from elsewhere); unreadable folders are skipped with a warning.
+    of any size can be streamed; the walk keeps its own stack, so no depth of folders reaches Python's recursion
+    limit. Files named explicitly are kept whatever their suffix, so the user hears why a file was unreadable.
+    Each folder is walked once, however many routes lead to it (symlink loops, a folder named twice or linked from
+    elsewhere); a folder that cannot be listed is skipped with a warning and the walk goes on. ``enter``, when
+    given, decides for each subfolder whether the walk goes into it.
     """
     walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked: one entry per folder
     for p in map(Path, paths):
         if p.is_dir():
-            yield from _walk_folder(p, walked)
+            yield from _walk_folder(p, walked, enter)
         else:
             yield p
 
 
-def _walk_folder(folder: Path, walked: set[tuple[int, int]]) -> Iterator[Path]:
-    try:
-        st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in walked:
-            return
-        walked.add((st.st_dev, st.st_ino))
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as err:
-        log.warning("skipping folder %s: %s", folder, err.strerror or err)
-        return
-    subfolders = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
+def _walk_folder(root: Path, walked: set[tuple[int, int]], enter: Callable[[Path], bool] | None) -> Iterator[Path]:
+    pending = [root]  # folders still to list, the next one last: a depth-first walk in name order
+    while pending:
+        folder = pending.pop()
         try:
-            is_dir = entry.is_dir()  # follows symlinks; a dangling one is a file that will be reported unreadable
-        except OSError:
-            is_dir = False
-        if is_dir:
-            subfolders.append(Path(entry.path))
-        elif is_image_path(Path(entry.name)):
-            yield Path(entry.path)
-    for sub in subfolders:
-        yield from _walk_folder(sub, walked)
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in walked:
+                continue
+            walked.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            log.warning(_("skipping folder {folder}: {why}", folder=printable(folder), why=err.strerror or err))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; a dangling one is a file that will be reported unreadable
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if enter is None or enter(Path(entry.path)):
+                    subfolders.append(Path(entry.path))
+            elif is_image_path(Path(entry.name)):
+                yield Path(entry.path)
+        pending.extend(reversed(subfolders))

@@ -17,16 +17,16 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.card import ONNX_NAME, ModelCard, load_card
-from dogbreeds.core.errors import NotFoundError
+from dogbreeds.core.errors import ModelCardError, NotFoundError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import softmax
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.transforms import pixels
-from dogbreeds.core.verdicts import dog_mass, dog_score
+from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNREADABLE, UNSURE, dog_mass, judge
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.inference.backends import QUANTIZED_FOR, open_runner
 
-DOG, UNSURE, NOT_A_DOG, UNREADABLE = "dog", "unsure", "not_a_dog", "unreadable"
+__all__ = ["DOG", "NOT_A_DOG", "UNREADABLE", "UNSURE", "Prediction", "Predictor"]
 log = logging.getLogger(__name__)
 
 
@@ -102,6 +102,9 @@ class Predictor:
         """Run a batch of :attr:`transform` outputs (uint8, N x H x W x 3); the backend normalises it."""
         out = self.runner(batch)
         logits = out["breed_logits"]
+        if logits.shape[-1] != len(self.card.classes):
+            raise ModelCardError(_("{path}: the card names {n} breeds but the model has {m} outputs",
+                                   path=self.path, n=len(self.card.classes), m=logits.shape[-1]))  # fmt: skip
         dog = dog_mass(out["imagenet_logits"]) if "imagenet_logits" in out else np.full(len(logits), np.nan)
         return BatchOutput(softmax(logits / self.card.temperature), dog, logits)
 
@@ -109,13 +112,9 @@ class Predictor:
         return self.transform(load_rgb(path, min_size=self.card.preprocess.resize_to))
 
     def verdict(self, probs: np.ndarray, dog_probability: float) -> str:
-        v = self.card.verdicts
-        top2 = np.sort(probs)[-2:]
-        if dog_score(dog_probability, top2[1], v.dog_score_power) < v.min_dog_score:  # False for NaN: no ImageNet
-            return NOT_A_DOG  # head, no "not a dog"
-        if top2[1] < v.min_probability or top2[1] - top2[0] < v.min_margin:
-            return UNSURE
-        return DOG
+        top = np.sort(probs)[::-1]
+        margin = float(top[0] - top[1]) if len(top) > 1 else float(top[0])
+        return judge(float(top[0]), margin, float(dog_probability), self.card.verdicts)
 
     def describe(self, path: str, probs: np.ndarray, dog_probability: float, top_k: int) -> Prediction:
         order = np.argsort(-probs)[:top_k]

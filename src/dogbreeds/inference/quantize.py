@@ -38,20 +38,22 @@ from dogbreeds.inference.predictor import resolve_model_path
 QUANTIZATIONS = {runtime: name for name, runtime in QUANTIZED_FOR.items()}  # the name goes into the model id
 MIN_AGREEMENT = 0.9  # of the checked calibration photos, the share whose top breed the copy must keep
 CHECKED_PHOTOS = 64
+MIN_CALIBRATION_PHOTOS = 32  # fewer cannot pin down the activations' ranges (and the agreement check means little)
 
 
 def calibration_pixels(photos: list[Path], cfg: Preprocess) -> np.ndarray:
     """The readable calibration photos as the model sees them (uint8, N x H x W x 3)."""
     arrays = []
-    with progress("reading calibration photos", total=len(photos), unit="photos") as bar:
+    with progress(_("reading calibration photos"), total=len(photos), unit=_("photos")) as bar:
         for path in photos:
             try:
                 arrays.append(pixels(load_rgb(path, min_size=cfg.resize_to), cfg))
             except UnreadableImage:
                 pass
             bar.advance()
-    if not arrays:
-        raise UsageError(_("no readable calibration photos"))
+    if len(arrays) < MIN_CALIBRATION_PHOTOS:
+        raise UsageError(_("quantizing needs at least {n} readable calibration photos; found {found} (give more "
+                           "folders, or a larger --photos)", n=MIN_CALIBRATION_PHOTOS, found=len(arrays)))  # fmt: skip
     return np.stack(arrays)
 
 
