@@ -1,67 +1,141 @@
 """``dogbreeds review``: a terminal queue of doubtful photos for volunteers, and the corrections they produce.
 
-The queue shows ``unsure`` photos first, then dogs from the least confident up; photos already reviewed (by
-content hash, so moving a photo does not bring it back) are left out. Each decision is written at once, with who
-and when, so quitting at any point loses nothing. ``corrections export`` turns decisions into a folder-per-breed
-tree that ``dogbreeds train`` accepts, so volunteers' work improves the next model.
+The queue shows ``unsure`` photos first, then dogs from the least confident up, then ``not_a_dog`` photos whose
+dog score came close to the threshold (all of them with ``include_not_a_dog``), the most dog-like first; photos
+already decided (by content hash, so moving a photo does not bring it back) are left out. Each decision is
+written at once, with who and when, so quitting at any point (``q``, Ctrl-C, a closed terminal) loses nothing.
+"Later" is not a decision: the photo comes back next time. ``u`` takes the last decision back. A photo that
+cannot be shown (no viewer, no display) gets its path printed instead. ``corrections export`` turns decisions into
+a folder-per-breed tree that ``dogbreeds train`` accepts, so volunteers' work improves the next model.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, case, select
 
 from dogbreeds.catalog import database
+from dogbreeds.catalog.schema import models, photos, reviews
 from dogbreeds.core.breeds import BREED_IDS, UnknownBreedError, human_name, resolve_breed
-from dogbreeds.inference.predictor import DOG, UNSURE
+from dogbreeds.core.card import Verdicts
+from dogbreeds.core.files import printable
+from dogbreeds.core.i18n import _
+from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE, dog_score
 
-HELP = (
-    "Enter: confirm the first breed   1-5: pick that breed   a breed name: correct it   "
-    "n: not a dog   o: open the photo   s: skip   q: quit"
-)
+BORDERLINE = 0.5  # a not_a_dog photo is queued when its dog score reaches this share of the threshold
 
 
-def queue(engine: Engine, *, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Catalog rows waiting for a volunteer: unsure first, then dogs by rising probability."""
-    photos, reviews = database.photos, database.reviews
-    reviewed = select(reviews.c.sha256)
+def help_text() -> str:
+    return _(
+        "Enter: confirm the first breed   1-5: pick that breed   a breed name: correct it   n: not a dog   "
+        "o: open the photo   s: later   u: undo the last decision   q: quit"
+    )
+
+
+def _not_a_dog_keys(engine: Engine, include_all: bool) -> list[str]:
+    """The not_a_dog photos to queue, most dog-like first: those near their model's threshold, or all."""
+    with engine.connect() as conn:
+        thresholds: dict[str, Verdicts] = {}
+        for model_id, value, _at in conn.execute(select(models)):
+            if value:
+                thresholds[model_id] = Verdicts.from_dict(json.loads(value))
+        decided = select(reviews.c.sha256).where(reviews.c.decision.in_(database.DECISIONS))
+        query = select(photos.c.path, photos.c.probability, photos.c.dog_probability, photos.c.model_id).where(
+            photos.c.verdict == NOT_A_DOG, photos.c.sha256.not_in(decided)
+        )
+        scored = []
+        for path, probability, dog_probability, model_id in conn.execute(query):
+            v = thresholds.get(model_id, Verdicts())
+            score = dog_score(dog_probability or 0.0, probability or 0.0, v.dog_score_power)
+            if include_all or score >= BORDERLINE * v.min_dog_score:
+                scored.append((-score, path))
+    return [path for _score, path in sorted(scored)]
+
+
+def queue_keys(engine: Engine, *, include_not_a_dog: bool = False, limit: int | None = None) -> list[str]:
+    """The paths waiting for a volunteer, in queue order (only the keys: rows are read as they are shown)."""
+    decided = select(reviews.c.sha256).where(reviews.c.decision.in_(database.DECISIONS))
     query = (
-        select(photos)
-        .where(photos.c.verdict.in_([UNSURE, DOG]), photos.c.sha256.not_in(reviewed))
+        select(photos.c.path)
+        .where(photos.c.verdict.in_([UNSURE, DOG]), photos.c.sha256.not_in(decided))
         .order_by(case((photos.c.verdict == UNSURE, 0), else_=1), photos.c.probability, photos.c.path)
     )
     if limit:
         query = query.limit(limit)
     with engine.connect() as conn:
-        rows = [database.decoded(r) for r in conn.execute(query)]
-    yield from rows
+        keys = list(conn.scalars(query))
+    if limit is None or len(keys) < limit:
+        keys += _not_a_dog_keys(engine, include_not_a_dog)
+    return keys[:limit] if limit else keys
 
 
-def record(engine: Engine, row: dict[str, Any], decision: str, breed: str | None, reviewer: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            database.reviews.insert().values(
+def row_of(engine: Engine, path: str) -> dict[str, Any] | None:
+    """A catalog row by path, with ``top5`` parsed (None when it vanished meanwhile)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(photos).where(photos.c.path == path)).first()
+    return database.decoded(row) if row is not None else None
+
+
+def queue(engine: Engine, *, include_not_a_dog: bool = False, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Catalog rows waiting for a volunteer, in queue order (see the module docstring)."""
+    for path in queue_keys(engine, include_not_a_dog=include_not_a_dog, limit=limit):
+        if (row := row_of(engine, path)) is not None:
+            yield row
+
+
+def record(engine: Engine, row: dict[str, Any], decision: str, breed: str | None, reviewer: str) -> int:
+    """Write a decision at once; returns its id (for undo)."""
+    with database.writing(engine) as conn:
+        result = conn.execute(
+            reviews.insert().values(
                 sha256=row["sha256"], path=row["path"], decision=decision, breed=breed, model_breed=row["breed"],
                 reviewer=reviewer, reviewed_at=database.now(),
             )
         )  # fmt: skip
+        return int(result.inserted_primary_key[0])
+
+
+def forget(engine: Engine, review_id: int) -> None:
+    """Take a decision back (``u``)."""
+    with database.writing(engine) as conn:
+        conn.execute(reviews.delete().where(reviews.c.id == review_id))
+
+
+class CannotShow(Exception):
+    """No way to show a photo here (no viewer program, no display)."""
 
 
 def open_photo(path: str) -> None:
-    """Show a photo in the desktop's viewer (xdg-open, open, or startfile)."""
-    if sys.platform.startswith("win"):
-        import os
+    """Show a photo in the desktop's viewer (startfile, open, or xdg-open with a display).
 
-        os.startfile(path)  # type: ignore[attr-defined]
+    Raises:
+        CannotShow: no viewer, or no display to show it on (a server, an SSH session).
+    """
+    if sys.platform.startswith("win"):
+        try:
+            os.startfile(path)  # type: ignore[attr-defined]
+        except OSError as err:
+            raise CannotShow(str(err)) from None
         return
-    subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", path], stderr=subprocess.DEVNULL)
+    program = "open" if sys.platform == "darwin" else "xdg-open"
+    if program == "xdg-open" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CannotShow(_("no display"))
+    if shutil.which(program) is None:
+        raise CannotShow(_("no {program} here", program=program))
+    try:
+        subprocess.Popen([program, path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError as err:
+        raise CannotShow(str(err)) from None
 
 
 @dataclass
@@ -69,7 +143,11 @@ class ReviewStats:
     confirmed: int = 0
     corrected: int = 0
     not_a_dog: int = 0
-    skipped: int = 0
+    later: int = 0
+
+    @property
+    def saved(self) -> int:
+        return self.confirmed + self.corrected + self.not_a_dog
 
 
 def decide(answer: str, row: dict[str, Any]) -> tuple[str, str | None] | str:
@@ -77,17 +155,99 @@ def decide(answer: str, row: dict[str, Any]) -> tuple[str, str | None] | str:
     answer = answer.strip()
     top = [k["breed"] for k in row["top5"]]
     if answer == "":
+        if row["verdict"] == NOT_A_DOG:
+            return _("the model says this is not a dog: press n to agree, or type the breed")
         return ("confirmed", row["breed"])
     if answer.isdigit() and 1 <= int(answer) <= len(top):
         breed = top[int(answer) - 1]
-        return ("confirmed" if breed == row["breed"] else "corrected", breed)
-    if answer.lower() in ("n", "s"):
-        return ("not_a_dog", None) if answer.lower() == "n" else ("skipped", None)
+        return ("confirmed" if breed == row["breed"] and row["verdict"] != NOT_A_DOG else "corrected", breed)
+    if answer.lower() == "n":
+        return ("not_a_dog", None)
     try:
         breed = resolve_breed(answer)
     except UnknownBreedError as err:
         return str(err)
-    return ("confirmed" if breed == row["breed"] else "corrected", breed)
+    return ("confirmed" if breed == row["breed"] and row["verdict"] != NOT_A_DOG else "corrected", breed)
+
+
+@dataclass
+class ReviewSession:
+    """The interactive loop; ``ask``/``say``/``opener`` are parameters so tests can drive it. ``stats`` is kept up
+    to date, so an interrupted session still tells what it saved."""
+
+    engine: Engine
+    reviewer: str = field(default_factory=getpass.getuser)
+    ask: Callable[[str], str] = input
+    say: Callable[[str], None] = print
+    opener: Callable[[str], None] = open_photo
+    stats: ReviewStats = field(default_factory=ReviewStats)
+
+    def run(self, *, limit: int | None = None, include_not_a_dog: bool = False) -> ReviewStats:
+        keys = queue_keys(self.engine, include_not_a_dog=include_not_a_dog, limit=limit)
+        self.say(_("{n} photo(s) to review.", n=len(keys)) + " " + help_text())
+        done: list[tuple[int, int, str]] = []  # (queue position, review id, decision) of this session's decisions
+        position = 0
+        while position < len(keys):
+            row = row_of(self.engine, keys[position])
+            if row is None:  # gone from the catalog meanwhile
+                position += 1
+                continue
+            self._show(position + 1, len(keys), row)
+            step = self._answer(row, position, done)
+            if step is None:
+                return self.stats
+            position = step
+        return self.stats
+
+    def _show(self, n: int, total: int, row: dict[str, Any]) -> None:
+        probability = row["probability"] or 0.0
+        verdict = {DOG: _("dog"), UNSURE: _("unsure"), NOT_A_DOG: _("not a dog")}.get(row["verdict"], row["verdict"])
+        self.say(f"\n[{n}/{total}] {printable(row['path'])}  ({verdict}, {probability:.1%})")
+        for i, k in enumerate(row["top5"], start=1):
+            self.say(f"  {i}. {k['name']:<32} {k['probability']:6.1%}")
+
+    def _answer(self, row: dict[str, Any], position: int, done: list[tuple[int, int, str]]) -> int | None:
+        """Ask until the photo is settled; returns the next queue position (None: quit)."""
+        while True:
+            try:
+                answer = self.ask("> ")
+            except EOFError:
+                return None
+            key = answer.strip().lower()
+            if key == "q":
+                return None
+            if key == "o":
+                try:
+                    self.opener(row["path"])
+                except CannotShow as why:
+                    self.say(_("cannot show it here ({why}); the photo is at: {path}", why=why,
+                               path=printable(row["path"])))  # fmt: skip
+                continue
+            if key in ("s", "l"):
+                self.stats.later += 1
+                return position + 1
+            if key == "u":
+                if not done:
+                    self.say(_("nothing to undo"))
+                    continue
+                back, review_id, decision = done.pop()
+                forget(self.engine, review_id)
+                setattr(self.stats, decision, getattr(self.stats, decision) - 1)
+                self.say(_("  undone"))
+                return back
+            if key in ("?", "h"):
+                self.say(help_text())
+                continue
+            result = decide(answer, row)
+            if isinstance(result, str):
+                self.say(result)
+                continue
+            decision, breed = result
+            done.append((position, record(self.engine, row, decision, breed, self.reviewer), decision))
+            setattr(self.stats, decision, getattr(self.stats, decision) + 1)
+            words = {"confirmed": _("confirmed"), "corrected": _("corrected"), "not_a_dog": _("not a dog")}[decision]
+            self.say(f"  {words}" + (f": {human_name(breed)}" if breed else ""))
+            return position + 1
 
 
 def run_review(
@@ -95,55 +255,26 @@ def run_review(
     *,
     reviewer: str | None = None,
     limit: int | None = None,
+    include_not_a_dog: bool = False,
     ask: Callable[[str], str] = input,
     say: Callable[[str], None] = print,
     opener: Callable[[str], None] = open_photo,
 ) -> ReviewStats:
-    """The interactive loop; ``ask``/``say``/``opener`` are parameters so tests can drive it."""
-    reviewer = reviewer or getpass.getuser()
-    stats = ReviewStats()
-    items = list(queue(engine, limit=limit))
-    say(f"{len(items)} photo(s) to review. {HELP}")
-    for n, row in enumerate(items, start=1):
-        say(f"\n[{n}/{len(items)}] {row['path']}  ({row['verdict']}, {row['probability']:.1%})")
-        for i, k in enumerate(row["top5"], start=1):
-            say(f"  {i}. {k['name']:<32} {k['probability']:6.1%}")
-        while True:
-            try:
-                answer = ask("> ")
-            except EOFError:
-                return stats
-            if answer.strip().lower() == "q":
-                return stats
-            if answer.strip().lower() == "o":
-                opener(row["path"])
-                continue
-            result = decide(answer, row)
-            if isinstance(result, str):
-                say(result)
-                continue
-            decision, breed = result
-            record(engine, row, decision, breed, reviewer)
-            setattr(stats, decision, getattr(stats, decision) + 1)
-            say(f"  {decision}" + (f": {human_name(breed)}" if breed else ""))
-            break
-    return stats
+    """Run a review session (see :class:`ReviewSession`)."""
+    session = ReviewSession(engine, reviewer or getpass.getuser(), ask, say, opener)
+    return session.run(limit=limit, include_not_a_dog=include_not_a_dog)
 
 
 def export_corrections(engine: Engine, out: Path, *, mode: str = "copy") -> dict[str, int]:
-    """Write every reviewed photo with a breed into ``out/<breed id>/`` (the latest decision per photo wins)."""
-    from dogbreeds.catalog.sort import place
+    """Write every photo whose latest decision names a breed into ``out/<breed id>/``."""
+    from dogbreeds.catalog.sort import place, safe_folder_name
 
-    r, p = database.reviews, database.photos
-    with engine.connect() as conn:
-        decisions = conn.execute(select(r.c.sha256, r.c.breed, r.c.path).order_by(r.c.reviewed_at, r.c.id)).all()
-        where = {row.sha256: row.path for row in conn.execute(select(p.c.sha256, p.c.path))}
-    latest = {d.sha256: (d.breed, d.path) for d in decisions}
     counts: dict[str, int] = {}
-    for sha, (breed, reviewed_path) in latest.items():
+    for row in database.iter_rows(engine):
+        breed = row["reviewed_breed"] if row.get("review_decision") in ("confirmed", "corrected") else None
         if breed not in BREED_IDS:
             continue
-        source = Path(where.get(sha) or reviewed_path)  # the photo may have moved since it was reviewed
-        if source.exists() and place(source, out / breed, mode=mode) is not None:
+        source = Path(row["path"])
+        if source.is_file() and place(source, out / safe_folder_name(breed), mode=mode, sha256=row["sha256"]):
             counts[breed] = counts.get(breed, 0) + 1
     return counts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from dogbreeds.cli.common import (
@@ -34,6 +35,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("folders", nargs="+", metavar="DIR", help=_("folders to walk recursively (or single photos)"))
     p.add_argument("--workers", type=positive_int, default=2, help=_("threads reading and decoding photos"))
+    p.add_argument(
+        "--follow-links",
+        action="store_true",
+        help=_("also classify what links lead to outside the folders given (skipped by default, with a warning)"),
+    )
     g = p.add_argument_group(_("verdict thresholds (default: the model card's)"))
     g.add_argument(
         "--min-probability", type=probability, help=_("below this top breed probability the verdict is unsure")
@@ -88,6 +94,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--reviewer", help=_("who is reviewing (default: the login name)"))
     p.add_argument("--limit", type=positive_int, help=_("review at most N photos"))
+    p.add_argument(
+        "--not-a-dog",
+        dest="include_not_a_dog",
+        action="store_true",
+        help=_("queue every not_a_dog photo too (by default only those whose dog score came close)"),
+    )
 
     c = sub.add_parser("corrections", help=_("volunteers' decisions"), description=_("volunteers' decisions"))
     csub = c.add_subparsers(dest="corrections_command", required=True, metavar=_("COMMAND"))
@@ -105,7 +117,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def run_classify(args: argparse.Namespace) -> int:
     from dogbreeds.catalog.classify import Classifier
-    from dogbreeds.catalog.database import database_url, open_catalog
+    from dogbreeds.catalog.database import database_url, describe, open_catalog
     from dogbreeds.core.errors import NotFoundError, UsageError
     from dogbreeds.core.files import printable
     from dogbreeds.inference.predictor import Predictor
@@ -124,7 +136,14 @@ def run_classify(args: argparse.Namespace) -> int:
         predictor.card.verdicts.min_dog_score = args.min_dog_probability
         predictor.card.verdicts.dog_score_power = 0.0
     engine = open_catalog(args.db)
-    stats = Classifier(predictor, engine, batch_size=args.batch_size, workers=args.workers).run(args.folders)
+    classifier = Classifier(predictor, engine, batch_size=args.batch_size, workers=args.workers,
+                            allow_outside=args.follow_links)  # fmt: skip
+    try:
+        stats = classifier.run(args.folders)
+    except KeyboardInterrupt:
+        print("\n" + _("stopped; {n} rows saved (run the same command again to go on)", n=classifier.stats.saved),
+              file=sys.stderr)  # fmt: skip
+        return 130
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_verdict.items())) or _("none")
     vanished = _(", {n} vanished", n=stats.vanished) if stats.vanished else ""
     print(
@@ -133,9 +152,15 @@ def run_classify(args: argparse.Namespace) -> int:
             "{unchanged} unchanged, {unreadable} unreadable{vanished}; verdicts: {verdicts}; catalog {db}",
             photos=stats.photos, seconds=stats.seconds, speed=stats.photos_per_second, classified=stats.classified,
             reused=stats.reused, unchanged=stats.unchanged, unreadable=stats.unreadable, vanished=vanished,
-            verdicts=verdicts, db=database_url(args.db),
+            verdicts=verdicts, db=describe(database_url(args.db)),
         )
     )  # fmt: skip
+    if stats.rejudged:
+        print(_("the thresholds changed: {n} verdicts of this model judged again", n=stats.rejudged))
+    skipped = stats.walk
+    if skipped.outside or skipped.not_utf8:
+        print(_("skipped {outside} links leading outside the folders given (--follow-links) and {names} files "
+                "whose names are not UTF-8", outside=skipped.outside, names=skipped.not_utf8))  # fmt: skip
     return 0
 
 
@@ -166,15 +191,22 @@ def run_sort(args: argparse.Namespace) -> int:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from dogbreeds.catalog.database import open_catalog
-    from dogbreeds.catalog.review import run_review
+    import getpass
 
-    stats = run_review(open_catalog(args.db), reviewer=args.reviewer, limit=args.limit)
+    from dogbreeds.catalog.database import open_catalog
+    from dogbreeds.catalog.review import ReviewSession
+
+    session = ReviewSession(open_catalog(args.db), reviewer=args.reviewer or getpass.getuser())
+    try:
+        stats = session.run(limit=args.limit, include_not_a_dog=args.include_not_a_dog)
+    except KeyboardInterrupt:
+        print("\n" + _("stopped; {n} decisions saved", n=session.stats.saved), file=sys.stderr)
+        return 130
     print(
         "\n"
         + _(
-            "reviewed: {confirmed} confirmed, {corrected} corrected, {not_a_dog} not a dog, {skipped} skipped",
-            confirmed=stats.confirmed, corrected=stats.corrected, not_a_dog=stats.not_a_dog, skipped=stats.skipped,
+            "reviewed: {confirmed} confirmed, {corrected} corrected, {not_a_dog} not a dog, {later} for later",
+            confirmed=stats.confirmed, corrected=stats.corrected, not_a_dog=stats.not_a_dog, later=stats.later,
         )
     )  # fmt: skip
     return 0

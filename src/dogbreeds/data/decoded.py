@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _
 from dogbreeds.core.parallel import map_ahead
 from dogbreeds.core.progress import progress
@@ -57,12 +58,12 @@ def decode_samples(
                 image = crop_to_box(image, sample.box, frame=sample.box_frame)
             return np.asarray(resize_center_crop(image, preprocess), dtype=np.uint8)
         except UnreadableImage as err:
-            log.warning("skipping %s: %s", sample.path, err)
+            log.warning(_("skipping {path}: {why}", path=printable(sample.path), why=err))
             return None
 
     images = np.empty((len(samples), size, size, 3), np.uint8)
     keep = np.zeros(len(samples), bool)
-    with progress(desc, total=len(samples), unit="photos") as bar:
+    with progress(desc, total=len(samples), unit=_("photos")) as bar:
         for i, pixels in enumerate(map_ahead(decode, samples, workers=workers)):
             if pixels is not None:
                 images[i], keep[i] = pixels, True

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.breeds import BREED_IDS, human_name
+from dogbreeds.core.files import printable
+from dogbreeds.core.i18n import _
 from dogbreeds.core.progress import progress
 from dogbreeds.data.folders import load_samples
 from dogbreeds.data.images import UnreadableImage, load_rgb
@@ -27,7 +29,7 @@ def summarise(root: Path, split: str | None = None) -> dict[str, Any]:
     """
     data = load_samples(root, split)
     sizes, unreadable = [], {}
-    with ThreadPoolExecutor(2) as pool, progress("reading photos", total=len(data), unit="photos") as bar:
+    with ThreadPoolExecutor(2) as pool, progress(_("reading photos"), total=len(data), unit=_("photos")) as bar:
         for s, r in zip(data.samples, pool.map(_probe, (s.path for s in data.samples)), strict=True):
             if isinstance(r, str):
                 unreadable[str(s.path)] = r
@@ -54,16 +56,18 @@ def print_summary(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     console = Console()
+    side = summary["shorter_side"]
     console.print(
-        f"{summary['dataset']}: {summary['photos']} photos of {summary['breeds']} breeds "
-        f"({summary['fewest']}-{summary['most']} per breed); shorter side {summary['shorter_side']}",
+        _("{dataset}: {photos} photos of {breeds} breeds ({fewest}-{most} per breed)", **summary)
+        + (_("; shorter side {min}-{max} px (median {median})", **side) if side else ""),
         markup=False,
     )
-    table = Table("breed", "id", "photos")
+    table = Table(_("breed"), _("id"), _("photos"))
     for breed_id, n in summary["per_breed"].items():
         table.add_row(human_name(breed_id), breed_id, str(n))
     console.print(table)
     if summary["unreadable"]:
-        console.print(f"{len(summary['unreadable'])} unreadable file(s), skipped by every command:", markup=False)
+        n = len(summary["unreadable"])
+        console.print(_("{n} unreadable file(s), skipped by every command:", n=n), markup=False)
         for path, why in summary["unreadable"].items():
-            console.print(f"  {path}: {why}", markup=False, highlight=False)
+            console.print(f"  {printable(path)}: {why}", markup=False, highlight=False)

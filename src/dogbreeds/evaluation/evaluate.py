@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from dogbreeds.core.breeds import BREED_IDS, human_name
+from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import classification_metrics
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.progress import progress
@@ -61,7 +62,7 @@ def evaluate_samples(
 
     logits, dog, kept, errors = [], [], [], {}
     loaded = map_ahead(lambda s: (s, load(s)), samples, ahead=4 * batch_size)
-    with progress("evaluating", total=len(samples), unit="photos") as bar:
+    with progress(_("evaluating"), total=len(samples), unit=_("photos")) as bar:
         for part in batched(loaded, batch_size):
             errors.update({str(s.path): a for s, a in part if isinstance(a, str)})
             good = [(s, a) for s, a in part if not isinstance(a, str)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dogbreeds.core.i18n import _
 from dogbreeds.core.progress import progress
 from dogbreeds.data.images import UnreadableImage, load_rgb
 
@@ -40,7 +41,7 @@ def _hash_file(path: Path) -> int | None:
 def hash_files(paths: Sequence[Path], desc: str = "hashing photos") -> np.ndarray:
     """dHash of each file (0 for unreadable ones, which are then never reported)."""
     out = np.zeros(len(paths), dtype=np.uint64)
-    with ThreadPoolExecutor(2) as pool, progress(desc, total=len(paths), unit="photos") as bar:
+    with ThreadPoolExecutor(2) as pool, progress(desc, total=len(paths), unit=_("photos")) as bar:
         for i, h in enumerate(pool.map(_hash_file, paths, chunksize=64)):
             out[i] = _NO_HASH if h is None else np.uint64(h)
             bar.advance()
@@ -82,10 +83,10 @@ def leakage_report(
     evaluated: Sequence[Path], reference: Sequence[Path] | None = None
 ) -> dict[str, list[NearDuplicate]]:
     """Near-duplicates of the evaluated photos: among themselves, and against ``reference`` (the training set)."""
-    hashes = hash_files(evaluated, desc="hashing evaluated photos")
+    hashes = hash_files(evaluated, desc=_("hashing evaluated photos"))
     report = {"within": near_duplicates(evaluated, hashes)}
     if reference is not None:
-        ref_hashes = hash_files(reference, desc="hashing training photos")
+        ref_hashes = hash_files(reference, desc=_("hashing training photos"))
         report["against_train"] = near_duplicates(evaluated, hashes, reference, ref_hashes)
     return report
 

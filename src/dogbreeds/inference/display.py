@@ -1,10 +1,19 @@
-"""Human-readable terminal output for predictions."""
+"""Predictions in words and tables, in the user's language: a sentence for one photo, a table for many."""
 
 from __future__ import annotations
 
 import os
 
-from dogbreeds.inference.predictor import DOG, NOT_A_DOG, UNSURE, Prediction
+from dogbreeds.core.files import printable
+from dogbreeds.core.i18n import _
+from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE
+from dogbreeds.inference.predictor import Prediction
+
+
+def verdict_word(verdict: str) -> str:
+    """A verdict as a volunteer reads it (the catalog and JSON keep the stable English keys)."""
+    words = {DOG: _("dog"), UNSURE: _("unsure"), NOT_A_DOG: _("not a dog"), "unreadable": _("unreadable")}
+    return words.get(verdict, verdict)
 
 
 def _common_folder(paths: list[str]) -> str:
@@ -17,19 +26,25 @@ def _common_folder(paths: list[str]) -> str:
 def sentence(p: Prediction) -> str:
     """One line a volunteer can read: the verdict in words."""
     if p.error is not None:
-        return f"Could not read this photo: {p.error}"
+        return _("Could not read this photo: {why}", why=p.error)
     if p.verdict == NOT_A_DOG:
-        guess = f"; best breed guess {p.name} at {p.probability:.1%}" if p.name else ""
-        return f"This does not look like a dog (dog probability {p.dog_probability:.1%}{guess})"
+        if p.name and p.probability is not None:
+            return _("This does not look like a dog (dog probability {dog:.1%}; best breed guess {name} at "
+                     "{probability:.1%})", dog=p.dog_probability or 0.0, name=p.name,
+                     probability=p.probability)  # fmt: skip
+        return _("This does not look like a dog (dog probability {dog:.1%})", dog=p.dog_probability or 0.0)
     if p.verdict == UNSURE:
-        return f"Unsure: perhaps a {p.name} ({p.probability:.1%}); a volunteer should check"
-    return f"This dog is probably a {p.name} ({p.probability:.1%})"
+        return _("Unsure: perhaps a {name} ({probability:.1%}); a volunteer should check", name=p.name,
+                 probability=p.probability)  # fmt: skip
+    return _("This dog is probably a {name} ({probability:.1%})", name=p.name, probability=p.probability)
 
 
 def print_predictions(predictions: list[Prediction]) -> None:
-    """A rich table when many photos, a sentence plus top-k when one."""
+    """A rich table when many photos, a sentence plus top-k when one. File names are shown as text, never read
+    as rich markup (a photo named ``a [/b].jpg`` is a name, not a style)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     if len(predictions) == 1:
@@ -41,22 +56,23 @@ def print_predictions(predictions: list[Prediction]) -> None:
             console.print(f"  {k['probability']:6.1%}  {k['name']}", markup=False, highlight=False)
         return
     root = _common_folder([p.path for p in predictions])
-    table = Table(title=f"{len(predictions)} photos in {root}", title_justify="left")
-    table.add_column("photo", overflow="fold")
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("breed")
-    table.add_column("probability", justify="right", no_wrap=True)
-    table.add_column("runner-up")
+    table = Table(title=Text(_("{n} photos in {folder}", n=len(predictions), folder=printable(root))),
+                  title_justify="left")  # fmt: skip
+    table.add_column(_("photo"), overflow="fold")
+    table.add_column(_("verdict"), no_wrap=True)
+    table.add_column(_("breed"))
+    table.add_column(_("probability"), justify="right", no_wrap=True)
+    table.add_column(_("runner-up"))
     style = {DOG: "green", UNSURE: "yellow", NOT_A_DOG: "magenta"}
     for p in predictions:
         breed_known = p.error is None and p.verdict != NOT_A_DOG
         runner = f"{p.top_k[1]['name']} ({p.top_k[1]['probability']:.1%})" if breed_known and len(p.top_k) > 1 else ""
         table.add_row(
-            os.path.relpath(p.path, root),
-            f"[{style.get(p.verdict, 'red')}]{p.verdict}[/]",
-            (p.name or "") if breed_known else (p.error or "-"),
+            Text(printable(os.path.relpath(p.path, root))),
+            Text(verdict_word(p.verdict), style=style.get(p.verdict, "red")),
+            Text((p.name or "") if breed_known else (p.error or "-")),
             f"{p.probability:.1%}" if breed_known and p.probability is not None else "",
-            runner,
+            Text(runner),
             end_section=False,
         )
     console.print(table)

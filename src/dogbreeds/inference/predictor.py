@@ -92,8 +92,8 @@ class Predictor:
         self.card: ModelCard = load_card(self.path)
         made_for = QUANTIZED_FOR.get(self.card.model_args.get("quantization", ""))
         if made_for and made_for != backend:
-            log.warning("%s is an int8 copy made for --backend %s; on %s it may run slower than the fp32 model",
-                        self.path, made_for, backend)  # fmt: skip
+            log.warning(_("{path} is an int8 copy made for --backend {made_for}; on {backend} it may run slower "
+                          "than the fp32 model", path=self.path, made_for=made_for, backend=backend))  # fmt: skip
         self.runner = open_runner(self.path, self.card.preprocess, backend=backend, precision=precision,
                                   threads=threads)  # fmt: skip
         self.transform = functools.partial(pixels, cfg=self.card.preprocess)  # photo -> what run_pixels takes

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.core.files import content_hash
+from dogbreeds.core.files import content_hash, printable
+from dogbreeds.core.i18n import _
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.progress import progress
 from dogbreeds.core.transforms import FRAMING, Preprocess, crop_to_box, eval_transform
@@ -84,7 +85,7 @@ class EmbeddingCache:
                 with np.load(chunk) as z:
                     self.rows.update(zip(z["keys"].tolist(), z["features"], strict=True))
             except Exception as err:  # a chunk cut short by a kill: recompute its rows
-                log.warning("ignoring damaged cache chunk %s: %s", chunk, err)
+                log.warning(_("ignoring a damaged cache chunk {chunk}: {why}", chunk=chunk, why=err))
 
     def add(self, keys: list[str], features: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -133,7 +134,7 @@ class FeatureExtractor:
         keys = {s.path: _sample_key(s, digests[s.path]) for s in todo}
         missing = [s for s in todo if cache is None or keys[s.path] not in cache.rows]
         fresh: dict[str, np.ndarray] = {}
-        with progress(desc, total=len(missing), unit="photos") as bar:
+        with progress(desc, total=len(missing), unit=_("photos")) as bar:
             for chunk_samples, chunk_feats, chunk_errors in self._embed_stream(missing):
                 errors.update(chunk_errors)
                 chunk_keys = [keys[s.path] for s in chunk_samples]
@@ -178,7 +179,7 @@ def _try(fn):  # type: ignore[no-untyped-def]
         try:
             return fn(sample)
         except UnreadableImage as err:
-            log.warning("skipping %s: %s", sample.path, err)
+            log.warning(_("skipping {path}: {why}", path=printable(sample.path), why=err))
             return str(err)
 
     return wrapped

@@ -104,7 +104,7 @@ def select_head(
     """
     x, y = _train_view(train)
     trials = []
-    with progress("fitting heads", total=len(priors) * len(l2_grid), unit="fits") as bar:
+    with progress(_("fitting heads"), total=len(priors) * len(l2_grid), unit=_("fits")) as bar:
         for prior_name, prior in priors.items():
             previous = None
             for l2 in sorted(l2_grid, reverse=True):
@@ -127,7 +127,9 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     prior, backbone = _imagenet_prior(cfg.backbone, cfg.weights)
     preprocess = backbone_preprocess(backbone)
     spec = BackboneSpec(cfg.backbone, weights_digest(backbone), preprocess, flip=cfg.flip, box_margin=cfg.box_margin)
-    emb = embed_samples(data.samples, spec, backbone, cache_root=cache_root, desc=f"embedding ({cfg.backbone})")
+    emb = embed_samples(
+        data.samples, spec, backbone, cache_root=cache_root, desc=_("embedding ({backbone})", backbone=cfg.backbone)
+    )
     embedded_at = time.perf_counter()
     index = {p: i for i, p in enumerate(emb.paths)}
     train, val = (

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from dogbreeds.core.breeds import NUM_BREEDS
 from dogbreeds.core.card import ONNX_NAME, ModelCard, save_card, write_json_atomic
+from dogbreeds.core.i18n import _
 from dogbreeds.core.transforms import Preprocess
 from dogbreeds.data.decoded import decode_samples
 from dogbreeds.data.folders import load_samples
@@ -173,8 +174,8 @@ def _load_arrays(cfg: TrainConfig, preprocess: Preprocess) -> tuple[ArrayData, A
         keep = torch.randperm(len(train_samples), generator=torch.Generator().manual_seed(cfg.seed))
         train_samples = [train_samples[i] for i in sorted(keep[: cfg.max_train_samples].tolist())]
     cache = Path(cfg.cache_dir) if cfg.cache_dir else None
-    train = ArrayData(*decode_samples(train_samples, preprocess, cache_dir=cache, desc="decoding training photos"))
-    val = ArrayData(*decode_samples(val_set.samples, preprocess, cache_dir=cache, desc="decoding validation photos"))
+    train = ArrayData(*decode_samples(train_samples, preprocess, cache_dir=cache, desc=_("decoding training photos")))
+    val = ArrayData(*decode_samples(val_set.samples, preprocess, cache_dir=cache, desc=_("decoding validation photos")))
     return train, val, data.fingerprint()
 
 
@@ -215,7 +216,7 @@ def fit(
         model.load_state_dict(load_file(str(point / "model.safetensors")))
         run.opt.load_state_dict(torch.load(point / "optimizer.pt", weights_only=True))
         state = json.loads((point / "state.json").read_text())
-        log.info("resuming %s at epoch %d", cfg.out, state["epoch"])
+        log.info(_("resuming {out} at epoch {epoch}", out=cfg.out, epoch=state["epoch"]))
     tracker = None
     if cfg.track:
         from dogbreeds.training.tracking import Tracker
