@@ -36,24 +36,25 @@ def test_preview_writes_a_titled_grid(tiny_tree: Path, tmp_path: Path) -> None:
         assert grid.size == (4 * 64, 2 * (64 + 18))
 
 
-def test_train_transform_parameters_switch_off_each_augmentation() -> None:
-    pytest.importorskip("torchvision")
-    from torchvision import transforms as T
+def test_preview_tiles_are_what_training_augmentation_makes(tiny_tree: Path, tmp_path: Path) -> None:
+    """Each tile is the training augmentation (training's framing, then its random resized crop) of its photo."""
+    pytest.importorskip("torch")
+    import random
+
+    import numpy as np
 
     from dogbreeds.core.transforms import Preprocess
-    from dogbreeds.data.preview import train_transform
+    from dogbreeds.data.decoded import frame_sample
+    from dogbreeds.data.folders import load_samples
+    from dogbreeds.training.config import TrainConfig
+    from dogbreeds.training.preview import TITLE_HEIGHT, augmented
 
-    names = lambda t: [type(s).__name__ for s in t.transforms]  # noqa: E731
-    full = train_transform(Preprocess(input_size=32))
-    bare = train_transform(Preprocess(input_size=32), hflip=0, shift=0, rotation=0, zoom=0, brightness=0, contrast=0)
-    assert names(full) == [
-        "RandomResizedCrop",
-        "RandomHorizontalFlip",
-        "RandomAffine",
-        "ColorJitter",
-        "ToTensor",
-        "Normalize",
-    ]
-    assert names(bare) == ["RandomResizedCrop", "ToTensor", "Normalize"]
-    assert tuple(full(Image.new("RGB", (50, 40))).shape) == (3, 32, 32)
-    assert isinstance(full.transforms[0], T.RandomResizedCrop)
+    out = tmp_path / "grid.png"
+    assert main(["data", "preview", str(tiny_tree), "--out", str(out), "--n", "4", "--size", "32", "--seed", "3"]) == 0
+    picks = random.Random(3).sample(load_samples(tiny_tree).samples, 4)
+    frames = np.stack([frame_sample(s, Preprocess(input_size=32)) for s in picks])
+    expected = augmented(frames, 32, crop_scale_min=TrainConfig.crop_scale_min, seed=3)
+    with Image.open(out) as grid:
+        tiles = [np.asarray(grid.crop((i * 32, TITLE_HEIGHT, i * 32 + 32, TITLE_HEIGHT + 32))) for i in range(4)]
+    assert all(np.array_equal(t, e) for t, e in zip(tiles, expected, strict=True))
+    assert not np.array_equal(expected[0], frames[0])  # cropped, not the framed photo itself

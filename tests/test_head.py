@@ -88,6 +88,17 @@ def test_verdict_thresholds_reach_the_target_accuracy_and_keep_dogs() -> None:
     assert 0.985 <= (score >= v.min_dog_score).mean() <= 0.995  # the 1 % of dogs below it, not more nor fewer
 
 
+def test_too_few_validation_photos_give_the_default_thresholds_and_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """15 validation photos of a 5-breed model once chose min_probability 1.0 (every photo unsure)."""
+    from dogbreeds.core.verdicts import FALLBACK, choose_thresholds
+
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(5), size=15)
+    v = choose_thresholds(probs, rng.integers(0, 5, 15), rng.uniform(0.3, 1.0, 15))
+    assert (v.min_probability, v.min_dog_score) == (FALLBACK.min_probability, FALLBACK.min_dog_score)
+    assert "only 15 validation photos" in caplog.text
+
+
 def test_not_a_dog_asks_for_a_dog_and_a_breed() -> None:
     """A dog small in the frame (low ImageNet dog mass, breed recognised) stays a dog; a kennel the backbone
     finds dog-like (high mass, no breed recognised) does not; cards from before the score judge by mass alone."""

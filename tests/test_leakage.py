@@ -79,3 +79,14 @@ def test_evaluate_reports_leakage_against_the_training_split(tmp_path: Path, cap
         row["kind"] == "against_train" and row["photo"].endswith("c.jpg") and row["duplicate_of"].endswith("pug/0.jpg")
     )
     assert "near-duplicates against the training photos: 1 pair(s)" in capsys.readouterr().out
+
+
+def test_popcount_without_numpy_2_counts_the_same_bits() -> None:
+    """``np.bitwise_count`` needs NumPy 2; the table NumPy 1 falls back on must agree with it and with Python."""
+    from dogbreeds.evaluation.leakage import popcount, popcount_table
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2**63, size=(7, 5), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    x[0, 0], x[0, 1] = np.uint64(0), np.uint64(2**64 - 1)
+    expected = np.array([[bin(int(v)).count("1") for v in row] for row in x])
+    assert (popcount_table(x) == expected).all() and (popcount(x) == expected).all()

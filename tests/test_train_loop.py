@@ -208,3 +208,27 @@ def test_progressive_resizing_trains_each_size_over_its_share_of_the_epochs(tiny
     card = fit(replace(cfg, epochs=3))
     assert [h["train_size"] for h in card.metrics["history"]] == [24, 32, 40]
     assert card.preprocess.input_size == 40
+
+
+def test_early_stopping_returns_the_best_epoch_not_the_last(
+    tiny_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation loss 1.0, 0.5, 0.9, 0.95 with patience 2: the run stops after epoch 4 and ships epoch 2."""
+    import dogbreeds.training.loop as loop
+
+    losses = iter([1.0, 0.5, 0.9, 0.95])
+    weights_after: dict[int, dict] = {}
+    real_evaluate = loop.evaluate
+
+    def scripted(model, data, preprocess, cfg):  # type: ignore[no-untyped-def]
+        metrics = real_evaluate(model, data, preprocess, cfg)
+        weights_after[len(weights_after) + 1] = {k: v.clone() for k, v in model.state_dict().items()}
+        return {**metrics, "val_loss": next(losses)}
+
+    monkeypatch.setattr(loop, "evaluate", scripted)
+    card = fit(_cfg(tiny_tree, tmp_path / "run", epochs=8, early_stop_patience=2))
+    assert len(card.metrics["history"]) == 4 and card.metrics["val"]["epoch"] == 2
+    assert card.metrics["val"]["best_epoch"] == 2 and card.metrics["val"]["val_loss"] == 0.5
+    shipped = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert all(torch.equal(shipped[k], weights_after[2][k]) for k in shipped)
+    assert any(not torch.equal(shipped[k], weights_after[4][k]) for k in shipped)

@@ -36,6 +36,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--n", type=positive_int, default=16, help=_("how many photos"))
     v.add_argument("--size", type=positive_int, default=224, help=_("crop size in pixels"))
     v.add_argument("--seed", type=int, default=0, help=_("random seed of the picks and the augmentation"))
+    v.add_argument(
+        "--crop-scale-min",
+        type=float,
+        default=0.25,
+        help=_("smallest random crop as a fraction of the area, as in training (train --crop-scale-min)"),
+    )
 
 
 def run_summary(args: argparse.Namespace) -> int:
@@ -50,8 +56,9 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from dogbreeds.data.preview import preview_grid
+    from dogbreeds.training.preview import preview_grid
 
-    out = preview_grid(args.root, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed)
+    out = preview_grid(args.root, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed,
+                       crop_scale_min=args.crop_scale_min)  # fmt: skip
     print(_("wrote {path}", path=out))
     return 0

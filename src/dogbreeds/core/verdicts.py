@@ -15,17 +15,24 @@ flagged 91 % at 98.5 %.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from dogbreeds.core.breeds import IMAGENET_DOG_INDICES
 from dogbreeds.core.card import Verdicts
+from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import softmax
 
 MAX_DOG_THRESHOLD = 0.5
 DOG_SCORE_POWER = 0.5  # weight of the top breed probability in the dog score
 DOG_RECALL = 0.995  # validation dogs the not_a_dog threshold keeps
+MIN_VALIDATION_PHOTOS = 100  # fewer cannot place a 95 % accuracy threshold, nor a 99.5 % recall one
+# Used when validation is too small: near what the shipped model's 1,200 validation photos chose.
+FALLBACK = Verdicts(min_dog_score=0.25, min_probability=0.6, min_margin=0.0, dog_score_power=DOG_SCORE_POWER)
+log = logging.getLogger(__name__)
 
 
 def dog_mass(imagenet_logits: np.ndarray) -> np.ndarray:
@@ -57,7 +64,16 @@ def choose_thresholds(
     probs: np.ndarray, labels: np.ndarray, dog_probability: np.ndarray, *, target_accuracy: float = 0.95,
     dog_recall: float = DOG_RECALL, dog_score_power: float = DOG_SCORE_POWER,
 ) -> Verdicts:  # fmt: skip
-    """Thresholds from calibrated validation probabilities (N x C), true labels and dog masses (N)."""
+    """Thresholds from calibrated validation probabilities (N x C), true labels and dog masses (N).
+
+    Below :data:`MIN_VALIDATION_PHOTOS` the thresholds cannot be chosen (15 photos once gave ``min_probability``
+    1.0: every photo unsure): a warning, and :data:`FALLBACK` instead.
+    """
+    if len(labels) < MIN_VALIDATION_PHOTOS:
+        log.warning(_("only {n} validation photos: too few to choose the verdict thresholds, so the defaults are "
+                      "used (min_probability {p}, min_dog_score {d}); add photos for thresholds fitted to this model",
+                      n=len(labels), p=FALLBACK.min_probability, d=FALLBACK.min_dog_score))  # fmt: skip
+        return Verdicts(**{**asdict(FALLBACK), "dog_score_power": dog_score_power})
     top = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     order = np.argsort(-top)

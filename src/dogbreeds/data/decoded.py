@@ -30,6 +30,19 @@ from dogbreeds.data.samples import Sample
 log = logging.getLogger(__name__)
 
 
+def frame_sample(sample: Sample, preprocess: Preprocess) -> np.ndarray:
+    """One training photo as training stores it: cropped to its annotated box when it has one (Stanford's
+    ``Images/``, as the crops are), then framed by the evaluation resize (uint8, S x S x 3).
+
+    Raises:
+        UnreadableImage: the photo cannot be read.
+    """
+    image = load_rgb(sample.path, min_size=preprocess.resize_to)
+    if sample.box is not None:
+        image = crop_to_box(image, sample.box, frame=sample.box_frame)
+    return np.asarray(resize_center_crop(image, preprocess), dtype=np.uint8)
+
+
 def decode_samples(
     samples: list[Sample],
     preprocess: Preprocess,
@@ -53,10 +66,7 @@ def decode_samples(
 
     def decode(sample: Sample) -> np.ndarray | None:
         try:
-            image = load_rgb(sample.path, min_size=preprocess.resize_to)
-            if sample.box is not None:  # Stanford's Images/: train on the annotated dog, as the crops do
-                image = crop_to_box(image, sample.box, frame=sample.box_frame)
-            return np.asarray(resize_center_crop(image, preprocess), dtype=np.uint8)
+            return frame_sample(sample, preprocess)
         except UnreadableImage as err:
             log.warning(_("skipping {path}: {why}", path=printable(sample.path), why=err))
             return None

@@ -24,6 +24,21 @@ MAX_DISTANCE = 4  # bits of 64: re-encoded or resized copies measured 0-2, diffe
 _NO_HASH = np.uint64(0)
 
 
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def popcount(x: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64: ``np.bitwise_count`` on NumPy 2, a per-byte table on NumPy 1 (same answer)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    return popcount_table(x)
+
+
+def popcount_table(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    return _BYTE_BITS[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1, dtype=np.uint8)
+
+
 def dhash(img: Image.Image) -> int:
     """64-bit difference hash: is each pixel of a 9x8 greyscale thumbnail brighter than its right neighbour?"""
     small = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
@@ -70,7 +85,7 @@ def near_duplicates(
     pairs = []
     for start in range(0, len(a_hashes), 1024):  # 1024 x N distances at a time keeps memory flat
         block = a_hashes[start : start + 1024, None] ^ b_hashes[None, :]
-        dist = np.bitwise_count(block)
+        dist = popcount(block)
         for i, j in zip(*np.nonzero(dist <= max_distance), strict=True):
             ai = start + int(i)
             if a_hashes[ai] == _NO_HASH or b_hashes[j] == _NO_HASH or (within and j <= ai):

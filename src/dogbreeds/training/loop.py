@@ -145,6 +145,24 @@ def _save_epoch(folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _save_best(folder: Path, model: torch.nn.Module) -> None:
+    """The weights of the best epoch so far (by validation loss), atomically: what early stopping returns."""
+    save_weights(model.state_dict(), folder)
+
+
+def _restore_best(cfg: TrainConfig, run: _Run, state: dict[str, Any]) -> dict[str, Any]:
+    """With early stopping, put the best epoch's weights back; returns that epoch's validation metrics."""
+    history = state["history"]
+    best_epoch = state.get("best_epoch")
+    if not (cfg.early_stop_patience and best_epoch and history):
+        return dict(history[-1]) if history else {}
+    if best_epoch != len(history):
+        from safetensors.torch import load_file
+
+        run.model.load_state_dict(load_file(str(Path(cfg.out) / "best" / "model.safetensors")))
+    return {**history[best_epoch - 1], "best_epoch": best_epoch, "epochs_trained": len(history)}
+
+
 def _resume_point(last: Path) -> Path | None:
     """The complete checkpoint folder a (possibly killed) run left: ``last``, else the one being swapped."""
     for folder in (last, last.with_name(f".{last.name}.old"), last.with_name(f".{last.name}.tmp")):
@@ -252,6 +270,7 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
 
     out = Path(cfg.out)
     finetune = cfg.method == "finetune"
+    chosen = _restore_best(cfg, run, state)  # the last epoch, or with early stopping the best one
     run.model = run.model.to(memory_format=torch.contiguous_format)
     # calibrated and exported as it will predict: with or without test-time flip averaging
     model = run.model if finetune else ClassifierModel(run.model)
@@ -284,8 +303,7 @@ def _finish(cfg: TrainConfig, run: _Run, state: dict[str, Any], fingerprint: str
             "flip_average": cfg.flip_average,
             **({} if finetune else {"input_size": run.preprocess.input_size, **cfg.model_args}),
         },
-        metrics={"val": {**(state["history"][-1] if state["history"] else {}), **flip_check},
-                 "history": state["history"]},  # fmt: skip
+        metrics={"val": {**chosen, **flip_check}, "history": state["history"]},
         training=asdict(cfg), data_fingerprint=fingerprint,
     )  # fmt: skip
     save_weights(run.model.state_dict(), out)
@@ -322,13 +340,18 @@ def _epochs(
         state["history"].append(metrics)
         state["epoch"] = epoch + 1
         best = state["best_val_loss"]
-        state["bad_epochs"] = 0 if best is None or metrics["val_loss"] < best else state["bad_epochs"] + 1
+        improved = best is None or metrics["val_loss"] < best
+        state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
         state["best_val_loss"] = metrics["val_loss"] if best is None else min(best, metrics["val_loss"])
+        if improved and cfg.early_stop_patience:  # early stopping keeps the best epoch, not the last one
+            _save_best(last.with_name("best"), run.model)
+            state["best_epoch"] = epoch + 1
         _save_epoch(last, run.model, run.opt, state)
         if tracker:
             tracker.log_epoch(metrics, epoch + 1)
         if on_epoch:
             on_epoch(metrics)
         if cfg.early_stop_patience and state["bad_epochs"] >= cfg.early_stop_patience:
-            log.info("early stop after epoch %d", epoch + 1)
+            log.info(_("early stop after epoch {epoch}; the best was epoch {best}", epoch=epoch + 1,
+                       best=state.get("best_epoch")))  # fmt: skip
             break
