@@ -10,6 +10,7 @@ A pipeline of named stages, each a method taking the previous stage's output, re
     decode        pixels of the new contents only                           (worker threads)
     predict       the model on a batch; a content met twice runs once       (main thread)
     write         the batch's rows, moved photos' old rows deleted          (one transaction per batch)
+    prune         rows of photos gone from the folders classified           (after a complete walk)
 
 Resumable and exact: an unchanged photo (same path, size and mtime) is skipped without being read; a photo whose
 content the catalog already knows for this model (a copy, a link, a photo moved or renamed) is read and hashed
@@ -58,6 +59,7 @@ class ClassifyStats:
     vanished: int = 0
     saved: int = 0  # rows written by this run so far (what an interrupted run keeps)
     rejudged: int = 0  # rows whose verdict changed with the thresholds
+    pruned: int = 0  # rows of photos deleted from the folders classified
     walk: WalkCounts = field(default_factory=WalkCounts)
     seconds: float = 0.0
     by_verdict: dict[str, int] = field(default_factory=dict)
@@ -128,6 +130,7 @@ class Classifier:
             for batch in batched(decoded, self.batch_size):
                 self.write(batch, self.predict(batch))
                 bar.advance(len(batch))
+        stats.pruned = self.prune(roots)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -250,6 +253,20 @@ class Classifier:
                   "margin": top[0] - (top[1] if len(top) > 1 else 0.0), "dog_probability": pred.dog_probability,
                   "top5": json.dumps(pred.top_k), "verdict": pred.verdict}  # fmt: skip
         return database.to_row(values.items()), "classified" if predicted.first[p.sha256] is p else "reused", []
+
+    # -- prune --------------------------------------------------------------------------------------------------
+
+    def prune(self, roots: list[str]) -> int:
+        """Delete the rows of photos that are gone from inside the folders classified (a photo deleted, or moved
+        away where no walk finds it). Rows outside them are never touched: an unplugged drive is not a deletion.
+        Asked a chunk of paths at a time; returns how many rows went."""
+        gone = 0
+        for root in roots:
+            stale = [p for p in database.paths_under(self.engine, root) if not os.path.lexists(p)]
+            for chunk in batched(iter(stale), self.path_chunk):
+                database.upsert(self.engine, [], delete_paths=chunk)
+                gone += len(chunk)
+        return gone
 
     def _moved_from(self, path: str, same: list[dict[str, Any]]) -> list[str]:
         """Paths of rows with this content that are gone from disk: where the photo was before a move or rename.

@@ -103,16 +103,21 @@ def _sqlite_path(url: str) -> str | None:
 
 
 def _connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
-    """A DB-API connection to a catalog file; read-only ones fall back to ``immutable`` on read-only media (a
-    WAL catalog cannot otherwise be read where its ``-shm`` file cannot be created)."""
+    """A DB-API connection to a catalog file. On read-only media a WAL catalog cannot be read the normal way (its
+    ``-shm`` file cannot be created), so there it is opened ``immutable``: safe, since nothing can write it."""
     uri = "file:" + urllib.parse.quote(os.path.abspath(path))
+    options = {"uri": True, "check_same_thread": False, "isolation_level": None}
+    conn = sqlite3.connect(f"{uri}?mode={'ro' if readonly else 'rw'}", timeout=_timeout(), **options)  # type: ignore[call-overload]
+    if not readonly:
+        return conn
     try:
-        return sqlite3.connect(f"{uri}?mode={'ro' if readonly else 'rw'}", uri=True, timeout=_timeout(),
-                               check_same_thread=False, isolation_level=None)  # fmt: skip
+        conn.execute("PRAGMA schema_version").fetchone()  # opens the file for real
+        return conn
     except sqlite3.OperationalError:
-        if not readonly:
+        if os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
             raise
-        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False, isolation_level=None)
+        conn.close()
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", **options)  # type: ignore[call-overload]
 
 
 def _inspect_file(path: str, url: str) -> int | None:
@@ -207,9 +212,12 @@ def open_catalog(url: str | os.PathLike[str] | None = None, *, readonly: bool = 
     """
     url = database_url(url)
     try:
+        backend = make_url(url).get_backend_name()
         path = _sqlite_path(url)
     except ArgumentError as err:
         raise CatalogError(_("not a database URL ({why}): {url}", why=err, url=url)) from None
+    if backend not in ("sqlite", "postgresql"):
+        raise CatalogError(_("unsupported database {name!r}: use a SQLite file or postgresql://", name=backend))
     version: int | None = None
     if path is not None:
         if os.path.isdir(path):
@@ -221,6 +229,10 @@ def open_catalog(url: str | os.PathLike[str] | None = None, *, readonly: bool = 
                 raise CatalogError(_("the folder of {path} does not exist", path=path))
         else:
             version = _inspect_file(path, url)
+            folder = os.path.dirname(os.path.abspath(path))
+            if not readonly and not (os.access(path, os.W_OK) and os.access(folder, os.W_OK)):
+                raise CatalogError(_("the catalog is read-only (read-only media, or no write permission); export "
+                                     "and sort can still read it: {path}", path=path))  # fmt: skip
         if not os.path.exists(path):
             try:
                 with open(path, "xb"):  # created empty: the engine then opens it read-write, never "rwc"
@@ -313,6 +325,20 @@ def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str
             conn.execute(stmt, rows)
         if delete_paths:
             conn.execute(photos.delete().where(photos.c.path.in_(delete_paths)))
+
+
+def paths_under(engine: Engine, root: str) -> Iterator[str]:
+    """The paths of the rows inside the folder ``root``, a chunk at a time (flat memory)."""
+    prefix = os.path.join(root, "")
+    last = prefix
+    while True:
+        query = select(photos.c.path).where(photos.c.path > last, photos.c.path.startswith(prefix, autoescape=True))
+        with engine.connect() as conn:
+            chunk = list(conn.scalars(query.order_by(photos.c.path).limit(READ_CHUNK)))
+        if not chunk:
+            return
+        last = chunk[-1]
+        yield from chunk
 
 
 def record_folders(engine: Engine, paths: list[str]) -> None:

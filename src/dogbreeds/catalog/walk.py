@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WalkCounts:
-    outside: int = 0  # links leading outside the folders being classified, skipped
+    outside: int = 0  # links (to files or folders) leading outside the folders being classified, skipped
     not_utf8: int = 0  # names that are not valid UTF-8, skipped
 
 
@@ -60,20 +60,12 @@ def library_photos(
     roots = roots_of(paths)
     folders = [p for p in paths if os.path.isdir(p)]
     walked: set[str] = set()  # real paths of the folders whose photos were yielded
-
-    def enter(folder: Path) -> bool:
-        """Never into a folder that a link leads to outside the folders being classified (a link to / would
-        otherwise walk the whole disk)."""
-        if allow_outside or not folder.is_symlink() or _inside(os.path.realpath(folder), roots):
-            return True
-        counts.outside += 1
-        target = printable(os.path.realpath(folder))
-        log.warning(_("skipping {folder}: a link to {target}, outside the folders being classified (allow it "
-                      "with --follow-links)", folder=printable(folder), target=target))  # fmt: skip
-        return False
-
     last_folder = last_real = ""
-    for path in map(str, walk_image_files(folders, enter=enter)):
+
+    def outside(_folder: Path) -> None:
+        counts.outside += 1
+
+    for path in map(str, walk_image_files(folders, follow_links_outside=allow_outside, on_outside=outside)):
         folder = os.path.dirname(path)
         if folder != last_folder:
             last_folder, last_real = folder, os.path.realpath(folder)

@@ -146,6 +146,8 @@ def run_classify(args: argparse.Namespace) -> int:
         return 130
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_verdict.items())) or _("none")
     vanished = _(", {n} vanished", n=stats.vanished) if stats.vanished else ""
+    if stats.pruned:
+        vanished += _(", {n} rows of deleted photos removed", n=stats.pruned)
     print(
         _(
             "{photos} photos in {seconds:.1f} s ({speed:.1f}/s): {classified} classified, {reused} known by content, "

@@ -166,7 +166,10 @@ def iter_image_files(paths: list[str | os.PathLike[str]]) -> list[Path]:
 
 
 def walk_image_files(
-    paths: list[str | os.PathLike[str]], *, enter: Callable[[Path], bool] | None = None
+    paths: list[str | os.PathLike[str]],
+    *,
+    follow_links_outside: bool = False,
+    on_outside: Callable[[Path], None] | None = None,
 ) -> Iterator[Path]:
     """Expand files and folders (walked recursively, sorted, hidden files skipped) into photo paths, one at a time.
 
@@ -174,10 +177,25 @@ def walk_image_files(
     of any size can be streamed; the walk keeps its own stack, so no depth of folders reaches Python's recursion
     limit. Files named explicitly are kept whatever their suffix, so the user hears why a file was unreadable.
     Each folder is walked once, however many routes lead to it (symlink loops, a folder named twice or linked from
-    elsewhere); a folder that cannot be listed is skipped with a warning and the walk goes on. ``enter``, when
-    given, decides for each subfolder whether the walk goes into it.
+    elsewhere); a folder that cannot be listed is skipped with a warning and the walk goes on. A link to a folder
+    outside the folders given (a link to ``/`` would walk the whole disk) is not followed, with a warning, unless
+    ``follow_links_outside`` (``on_outside`` hears of each such link).
     """
     walked: set[tuple[int, int]] = set()  # (device, inode) of every folder walked: one entry per folder
+    roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
+
+    def enter(folder: Path) -> bool:
+        if follow_links_outside or not folder.is_symlink():
+            return True
+        target = os.path.realpath(folder)
+        if any(target == r or target.startswith(os.path.join(r, "")) for r in roots):
+            return True
+        log.warning(_("skipping {folder}: a link to {target}, outside the folders given (allow it with "
+                      "--follow-links)", folder=printable(folder), target=printable(target)))  # fmt: skip
+        if on_outside is not None:
+            on_outside(folder)
+        return False
+
     for p in map(Path, paths):
         if p.is_dir():
             yield from _walk_folder(p, walked, enter)
