@@ -177,7 +177,7 @@ class ReviewSession:
 
     engine: Engine
     reviewer: str = field(default_factory=getpass.getuser)
-    ask: Callable[[str], str] = input
+    ask: Callable[[str], str] = field(default=lambda prompt: input(prompt))  # looked up when called
     say: Callable[[str], None] = print
     opener: Callable[[str], None] = open_photo
     stats: ReviewStats = field(default_factory=ReviewStats)
