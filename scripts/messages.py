@@ -46,6 +46,10 @@ def updated(po: Path, pot: Catalog) -> bytes:
     return out.getvalue()
 
 
+def _translated(string: str | tuple[str, ...]) -> bool:
+    return bool(string) and (not isinstance(string, tuple) or all(string))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a catalogue is out of date or incomplete")
@@ -56,7 +60,7 @@ def main() -> int:
         new = updated(po, pot)
         with open(po, "rb") as f:
             catalog = read_po(f)
-        missing = [m.id for m in catalog if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
+        missing = [m.id for m in catalog if m.id and not _translated(m.string)]
         if args.check:
             if new != po.read_bytes() or missing:
                 print(f"{po.relative_to(ROOT)}: out of date or {len(missing)} untranslated; run make messages")

@@ -28,6 +28,7 @@ def _has_bf16() -> bool:
     return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
+@pytest.mark.slow
 def test_openvino_fp32_matches_onnx_runtime(photos: np.ndarray) -> None:
     pytest.importorskip("openvino")
     onnx, openvino = Predictor(), Predictor(backend="openvino")

@@ -14,6 +14,7 @@ pytest.importorskip("matplotlib")
 from dogbreeds.cli import main  # noqa: E402
 
 
+@pytest.mark.slow
 def test_bench_writes_a_row_per_combination_and_a_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["bench", "--model", "study_cnn1_test", "--batch-sizes", "1", "2", "--threads", "1",
             "--backends", "eager", "bf16", "onnx", "--seconds", "0", "--out", str(tmp_path),

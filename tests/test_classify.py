@@ -77,6 +77,7 @@ def test_moved_and_copied_photos_are_known_by_content(tmp_path: Path, predictor:
     assert rows["beagle copy.jpg"]["breed"] == rows["beagle.jpg"]["breed"] and len(rows) == 15
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_ends_with_exactly_one_row_per_photo(tmp_path: Path) -> None:
     lib = _library(tmp_path / "lib", n_copies=6)  # 72 photos + 2 unreadable
     db = tmp_path / "c.db"
@@ -354,6 +355,7 @@ def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
     assert count(open_catalog(str(tmp_path / "c.db"))) == 14
 
 
+@pytest.mark.slow
 def test_cli_classify_thresholds_override_the_card(tmp_path: Path) -> None:
     """``--min-dog-score`` of 1 calls every readable photo not_a_dog; ``--min-probability`` of 1
     leaves no photo called ``dog``."""

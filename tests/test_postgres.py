@@ -91,6 +91,7 @@ def test_classify_into_postgres_is_exact_and_resumable(tmp_path: Path, db: str) 
     assert moved.reused == 1 and "renamed pug.jpg" in names and "pug.jpg" not in names and len(names) == 14
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_on_postgres(tmp_path: Path, db: str) -> None:
     lib = _library(tmp_path / "lib", n_copies=4)  # 48 photos + 2 unreadable
     cmd = [sys.executable, "-m", "dogbreeds", "classify", str(lib), "--db", db, "--batch-size", "2"]

@@ -31,6 +31,7 @@ def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_quantized_shipped_model_agrees_on_the_sample_photos(tmp_path: Path, calibration: Path) -> None:
     out = tmp_path / "q" / "dogs int8.onnx"
     assert main(["quantize", "--calibration", str(calibration), "--out", str(out)]) == 0
@@ -56,6 +57,7 @@ def test_quantize_with_too_few_readable_photos_fails_clearly(
     assert not (tmp_path / "q.onnx").exists()
 
 
+@pytest.mark.slow
 def test_openvino_copy_keeps_the_top_breeds(
     tmp_path: Path, calibration: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -74,6 +76,7 @@ def test_openvino_copy_keeps_the_top_breeds(
     assert "made for --backend openvino" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_copy_that_loses_the_top_breeds_is_refused(
     tmp_path: Path, calibration: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

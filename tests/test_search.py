@@ -27,6 +27,7 @@ metric: val_top1
 """
 
 
+@pytest.mark.slow
 def test_two_trial_search_runs_nested_trials_and_continues_its_study(
     tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -62,6 +62,7 @@ def test_killed_then_resumed_run_ends_with_the_same_weights(
     assert losses[0] == losses[1] and len(losses[0]) == 2
 
 
+@pytest.mark.slow
 def test_mlflow_run_has_params_per_epoch_metrics_and_artifacts(
     tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -145,6 +146,7 @@ def test_config_file_sets_training_and_unknown_keys_are_refused(tiny_tree: Path,
         load_config(config)
 
 
+@pytest.mark.slow
 def test_report_compares_two_tiny_runs_offline(
     tiny_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

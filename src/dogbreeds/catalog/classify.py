@@ -74,7 +74,7 @@ class Photo:
     """One photo on its way through the stages."""
 
     path: str
-    bytes: int = 0
+    nbytes: int = 0
     mtime_ns: int = 0
     sha256: str | None = None
     pixels: np.ndarray | None = None  # decoded, for the model (new contents only)
@@ -214,7 +214,8 @@ class Classifier:
             if p.pixels is not None and id(p) not in reuse and p.sha256:
                 first.setdefault(p.sha256, p)
         ready = list(first.values())
-        output = self.predictor.run_pixels(np.stack([p.pixels for p in ready])) if ready else None
+        pixels = [p.pixels for p in ready if p.pixels is not None]  # all of them: only decoded photos are first
+        output = self.predictor.run_pixels(np.stack(pixels)) if ready else None
         return Predicted(reuse, first, output, {sha: i for i, sha in enumerate(first)})
 
     # -- write --------------------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ class Classifier:
     def _row(self, p: Photo, predicted: Predicted, stamp: Any) -> tuple[dict[str, Any], str, list[str]]:
         """A photo's catalog row, how it was obtained (classified, reused or unreadable), and the paths whose rows
         it replaces."""
-        base = {"path": p.path, "sha256": p.sha256, "bytes": p.bytes, "mtime_ns": p.mtime_ns,
+        base = {"path": p.path, "sha256": p.sha256, "bytes": p.nbytes, "mtime_ns": p.mtime_ns,
                 "model_id": self.model_id, "classified_at": stamp}  # fmt: skip
         if same := predicted.reuse.get(id(p)):
             return database.to_row({**same[0], **base}.items()), "reused", self._moved_from(p.path, same)

@@ -106,8 +106,8 @@ def _connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
     """A DB-API connection to a catalog file. On read-only media a WAL catalog cannot be read the normal way (its
     ``-shm`` file cannot be created), so there it is opened ``immutable``: safe, since nothing can write it."""
     uri = "file:" + urllib.parse.quote(os.path.abspath(path))
-    options = {"uri": True, "check_same_thread": False, "isolation_level": None}
-    conn = sqlite3.connect(f"{uri}?mode={'ro' if readonly else 'rw'}", timeout=_timeout(), **options)  # type: ignore[call-overload]
+    options: dict[str, Any] = {"uri": True, "check_same_thread": False, "isolation_level": None}
+    conn = sqlite3.connect(f"{uri}?mode={'ro' if readonly else 'rw'}", timeout=_timeout(), **options)
     if not readonly:
         return conn
     try:
@@ -117,7 +117,7 @@ def _connect_sqlite(path: str, *, readonly: bool) -> sqlite3.Connection:
         if os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
             raise
         conn.close()
-        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", **options)  # type: ignore[call-overload]
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", **options)
 
 
 def _inspect_file(path: str, url: str) -> int | None:

@@ -35,7 +35,8 @@ def export_row(row: dict[str, Any]) -> dict[str, Any]:
         final_name=human_name(row["final_breed"]) if row.get("final_breed") else None,
     )  # fmt: skip
     for stamp in ("classified_at", "reviewed_at"):
-        out[stamp] = out[stamp].isoformat() if out[stamp] is not None else None
+        when = out[stamp]
+        out[stamp] = when.isoformat() if when is not None else None
     return out
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dogbreeds import __version__
 from dogbreeds.cli import catalog, data, evaluation, models, predict, training
 from dogbreeds.cli.common import HelpFormatter
-from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.core.errors import DogbreedsError, extra_for
 from dogbreeds.core.i18n import LANGUAGES, _, set_language
 
 EXIT_USER_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 2, 3, 130
@@ -103,16 +103,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.exception("details")
         print(f"{prefix}: " + _("error: {message}", message=describe_os_error(err)), file=sys.stderr)
         return EXIT_USER_ERROR
-    except Exception as err:  # a bug: never a traceback unless asked for
+    except ModuleNotFoundError as err:
+        missing = extra_for(err)
+        if missing is None:
+            return _internal_error(prefix, err, args.verbose)
         if args.verbose:
-            raise
-        message = _(
-            "internal error ({kind}: {message}); please run it again with -v and report what it prints",
-            kind=type(err).__name__,
-            message=str(err).splitlines()[0] if str(err) else "",
-        )
-        print(f"{prefix}: {message}", file=sys.stderr)
-        return EXIT_BUG
+            logging.exception("details")
+        print(f"{prefix}: " + _("error: {message}", message=missing), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as err:  # a bug: never a traceback unless asked for
+        return _internal_error(prefix, err, args.verbose)
+
+
+def _internal_error(prefix: str, err: Exception, verbose: bool) -> int:
+    """A bug: one line asking for -v, or the traceback with -v."""
+    if verbose:
+        raise err
+    message = _(
+        "internal error ({kind}: {message}); please run it again with -v and report what it prints",
+        kind=type(err).__name__,
+        message=str(err).splitlines()[0] if str(err) else "",
+    )
+    print(f"{prefix}: {message}", file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

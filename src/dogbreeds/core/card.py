@@ -63,8 +63,18 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     format_version: int = FORMAT_VERSION
-    # sha256 of the weights file the card was loaded with (the .onnx, else model.safetensors); not saved
-    weights_sha256: str = field(default="", repr=False, compare=False)
+    # The weights file the card was loaded with (the .onnx, else model.safetensors); not saved. Its sha256 is
+    # computed on first use of ``id`` (predict never needs it: 25 MB of hashing saved at every start).
+    weights_path: Path | None = field(default=None, repr=False, compare=False)
+    _weights_sha256: str = field(default="", repr=False, compare=False)
+
+    @property
+    def weights_sha256(self) -> str:
+        if not self._weights_sha256 and self.weights_path is not None:
+            from dogbreeds.core.files import content_hash
+
+            self._weights_sha256 = content_hash(self.weights_path)
+        return self._weights_sha256
 
     @property
     def names(self) -> list[str]:
@@ -85,7 +95,8 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("weights_sha256")
+        d.pop("weights_path")
+        d.pop("_weights_sha256")
         d["names"] = self.names
         return d
 
@@ -100,7 +111,8 @@ class ModelCard:
             raise ModelCardError(_("a model card is a JSON object"))
         d = dict(d)
         d.pop("names", None)
-        d.pop("weights_sha256", None)
+        for private in ("weights_sha256", "weights_path", "_weights_sha256"):
+            d.pop(private, None)
         version = d.get("format_version", 0)
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise ModelCardError(_("model card format {version} is newer than this dogbreeds understands ({ours})",
@@ -174,7 +186,7 @@ def load_card(path: str | Path) -> ModelCard:
         NotFoundError: no card there.
         ModelCardError: the card cannot be read or fails :meth:`ModelCard.from_dict`'s checks.
     """
-    from dogbreeds.core.files import NotReadable, content_hash, read_regular_file
+    from dogbreeds.core.files import NotReadable, read_regular_file
 
     path = Path(path)
     card_path = path / CARD_NAME if path.is_dir() else path.with_suffix(".json")
@@ -193,5 +205,5 @@ def load_card(path: str | Path) -> ModelCard:
     if not weights.is_file():
         weights = folder / WEIGHTS_NAME
     if weights.is_file():
-        card.weights_sha256 = content_hash(weights)
+        card.weights_path = weights
     return card

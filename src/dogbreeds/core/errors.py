@@ -38,3 +38,40 @@ def missing_extra(package: str, extra: str, what: str) -> MissingExtraError:
     return MissingExtraError(
         _("{what} needs {package}: pip install 'dogbreeds[{extra}]'", what=what, package=package, extra=extra)
     )
+
+
+# The optional packages and the extra that brings each, for a command that reaches one the install lacks.
+EXTRA_OF_PACKAGE = {
+    "torch": "train",
+    "torchvision": "train",
+    "timm": "train",
+    "onnx": "train",
+    "safetensors": "train",
+    "scipy": "train",
+    "pyarrow": "train",
+    "matplotlib": "train",
+    "mlflow": "train",
+    "optuna": "train",
+    "yaml": "train",
+    "openvino": "openvino",
+    "nncf": "quantize",
+    "psycopg": "postgres",
+    "pillow_heif": "heic",
+}
+
+
+def extra_for(err: ModuleNotFoundError) -> MissingExtraError | None:
+    """The user-facing error for an optional package that is missing, or None when ``err`` is a real bug."""
+    from dogbreeds.core.i18n import _
+
+    package = (err.name or "").split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(package)
+    if extra is None:
+        return None
+    return MissingExtraError(
+        _(
+            "this command needs {package}, which is not installed: pip install 'dogbreeds[{extra}]'",
+            package=package,
+            extra=extra,
+        )
+    )

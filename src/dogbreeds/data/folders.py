@@ -21,7 +21,7 @@ def load_folder_tree(root: Path) -> SampleSet:
     """
     if not root.is_dir():
         raise NotFoundError(_("{root} is not a folder", root=root))
-    samples = []
+    samples: list[Sample] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         photos = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
         if not photos:

@@ -60,7 +60,10 @@ def evaluate_samples(
         except UnreadableImage as err:
             return str(err)
 
-    logits, dog, kept, errors = [], [], [], {}
+    logits: list[np.ndarray] = []
+    dog: list[np.ndarray] = []
+    kept: list[Any] = []
+    errors: dict[str, str] = {}
     loaded = map_ahead(lambda s: (s, load(s)), samples, ahead=4 * batch_size)
     with progress(_("evaluating"), total=len(samples), unit=_("photos")) as bar:
         for part in batched(loaded, batch_size):

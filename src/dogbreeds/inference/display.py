@@ -41,20 +41,20 @@ def sentence(p: Prediction) -> str:
 
 def print_predictions(predictions: list[Prediction]) -> None:
     """A rich table when many photos, a sentence plus top-k when one. File names are shown as text, never read
-    as rich markup (a photo named ``a [/b].jpg`` is a name, not a style)."""
+    as rich markup (a photo named ``a [/b].jpg`` is a name, not a style). One photo is plain text, so a single
+    answer does not pay for importing rich."""
+    if len(predictions) == 1:
+        p = predictions[0]
+        print(sentence(p))
+        if p.verdict != NOT_A_DOG:
+            for k in p.top_k:
+                print(f"  {k['probability']:6.1%}  {k['name']}")
+        return
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     console = Console()
-    if len(predictions) == 1:
-        p = predictions[0]
-        console.print(sentence(p), markup=False, highlight=False)
-        if p.verdict == NOT_A_DOG:
-            return
-        for k in p.top_k:
-            console.print(f"  {k['probability']:6.1%}  {k['name']}", markup=False, highlight=False)
-        return
     root = _common_folder([p.path for p in predictions])
     table = Table(title=Text(_("{n} photos in {folder}", n=len(predictions), folder=printable(root))),
                   title_justify="left")  # fmt: skip

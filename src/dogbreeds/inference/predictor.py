@@ -133,7 +133,7 @@ class Predictor:
         self, paths: Iterable[str | Path], *, top_k: int = 5, batch_size: int = 16
     ) -> Iterator[Prediction]:
         """Predictions in input order; unreadable photos come back with ``verdict="unreadable"`` and the reason."""
-        paths = [str(p) for p in paths]
+        files = [str(p) for p in paths]
 
         def load(p: str) -> np.ndarray | str:
             try:
@@ -141,7 +141,7 @@ class Predictor:
             except UnreadableImage as err:
                 return str(err)
 
-        loaded = map_ahead(lambda p: (p, load(p)), paths, ahead=4 * batch_size)
+        loaded = map_ahead(lambda p: (p, load(p)), files, ahead=4 * batch_size)
         for batch in batched(loaded, batch_size):
             good = [a for _, a in batch if not isinstance(a, str)]
             out = self.run_pixels(np.stack(good)) if good else None
