@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "src" / "dogbreeds" / "assets" / "default.onnx"
 TARGET = 1.3
 
-BARE = '''
+BARE = """
 import json, sys
 import numpy as np
 import onnxruntime as ort
@@ -47,7 +47,7 @@ x = (np.asarray(img, dtype=np.float32) / 255 - np.array(pre["mean"])) / np.array
 logits = session.run(["breed_logits"], {"images": x.transpose(2, 0, 1)[None].astype(np.float32)})[0][0]
 p = np.exp(logits - logits.max())
 print(card["names"][int(p.argmax())], f"{p.max() / p.sum():.1%}")
-'''
+"""
 
 
 def timed(cmd: list[str]) -> float:
@@ -86,8 +86,10 @@ def main() -> None:
         title="Cold start: dogbreeds predict against a bare ONNX Runtime script",
         header=["command", "median", "fastest", "slowest"],
         rows=rows,
-        notes=[f"{args.rounds} alternating rounds, fresh processes, the shipped model, `{Path(args.photo).name}`. "
-               f"Target: at most {TARGET}x: **{verdict}**."],
+        notes=[
+            f"{args.rounds} alternating rounds, fresh processes, the shipped model, `{Path(args.photo).name}`. "
+            f"Target: at most {TARGET}x: **{verdict}**."
+        ],
     )
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import ast
 import html
-import textwrap
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,8 +128,10 @@ def packages_svg() -> str:
     training_y = where.get("training", (0, MARGIN))[1]
     where[STACK] = (width - MARGIN - BOX_W, training_y + (BOX_H + GAP_Y) / 2)
     edges = [e for e in edges if e.source in where and e.target in where]
-    outgoing = {n: sorted((e for e in edges if e.source == n and e.target != STACK), key=lambda e: where[e.target][0])
-                for n in where}
+    outgoing = {
+        n: sorted((e for e in edges if e.source == n and e.target != STACK), key=lambda e: where[e.target][0])
+        for n in where
+    }
     incoming = {n: sorted((e for e in edges if e.target == n), key=lambda e: where[e.source][0]) for n in where}
     for edge in edges:
         (sx, sy), (tx, ty) = where[edge.source], where[edge.target]
@@ -159,7 +161,8 @@ def packages_svg() -> str:
         "solid arrow: imported at module level; dashed: only inside a function; every package imports core.",
     ]
     for i, line in enumerate(legend):
-        body.append(f'<text x="{MARGIN}" y="{height - 34 + 16 * i}" font-size="12" fill="#333">{html.escape(line)}</text>')
+        y = height - 34 + 16 * i
+        body.append(f'<text x="{MARGIN}" y="{y}" font-size="12" fill="#333">{html.escape(line)}</text>')
     return _svg(width, height, body)
 
 
@@ -205,7 +208,9 @@ def stages_svg() -> str:
         if i + 1 in spot:
             nx, ny = spot[i + 1]
             if ny == y:
-                start, end = ((x + w, y + h / 2), (nx, ny + h / 2)) if nx > x else ((x, y + h / 2), (nx + w, ny + h / 2))
+                forward = nx > x
+                start = (x + w, y + h / 2) if forward else (x, y + h / 2)
+                end = (nx, ny + h / 2) if forward else (nx + w, ny + h / 2)
             else:
                 start, end = (x + w / 2, y + h), (nx + w / 2, ny)
             body.append(f'<line x1="{start[0]}" y1="{start[1]}" x2="{end[0]}" y2="{end[1]}" stroke="#555" '
