@@ -29,7 +29,7 @@ from dogbreeds.catalog.schema import models, photos, reviews
 from dogbreeds.core.breeds import BREED_IDS, UnknownBreedError, human_name, resolve_breed
 from dogbreeds.core.card import Verdicts
 from dogbreeds.core.files import printable
-from dogbreeds.core.i18n import _
+from dogbreeds.core.i18n import _, n_
 from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE, dog_score
 
 BORDERLINE = 0.5  # a not_a_dog photo is queued when its dog score reaches this share of the threshold
@@ -184,7 +184,7 @@ class ReviewSession:
 
     def run(self, *, limit: int | None = None, include_not_a_dog: bool = False) -> ReviewStats:
         keys = queue_keys(self.engine, include_not_a_dog=include_not_a_dog, limit=limit)
-        self.say(_("{n} photo(s) to review.", n=len(keys)) + " " + help_text())
+        self.say(n_("{n} photo to review.", "{n} photos to review.", len(keys)) + " " + help_text())
         done: list[tuple[int, int, str]] = []  # (queue position, review id, decision) of this session's decisions
         position = 0
         while position < len(keys):

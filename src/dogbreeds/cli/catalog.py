@@ -17,7 +17,7 @@ from dogbreeds.cli.common import (
     positive_int,
     probability,
 )
-from dogbreeds.core.i18n import _
+from dogbreeds.core.i18n import _, n_
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -141,7 +141,8 @@ def run_classify(args: argparse.Namespace) -> int:
     try:
         stats = classifier.run(args.folders)
     except KeyboardInterrupt:
-        print("\n" + _("stopped; {n} rows saved (run the same command again to go on)", n=classifier.stats.saved),
+        print("\n" + n_("stopped; {n} row saved (run the same command again to go on)",
+                            "stopped; {n} rows saved (run the same command again to go on)", classifier.stats.saved),
               file=sys.stderr)  # fmt: skip
         return 130
     verdicts = ", ".join(f"{k} {v}" for k, v in sorted(stats.by_verdict.items())) or _("none")
@@ -172,7 +173,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     rows = iter_rows(open_catalog(args.db, readonly=True), final_verdict=args.verdict)
     n = export_rows(rows, args.out, fmt=args.format)
-    print(_("wrote {n} rows to {path}", n=n, path=args.out))
+    print(n_("wrote {n} row to {path}", "wrote {n} rows to {path}", n, path=args.out))
     return 0
 
 
@@ -202,7 +203,10 @@ def run_review(args: argparse.Namespace) -> int:
     try:
         stats = session.run(limit=args.limit, include_not_a_dog=args.include_not_a_dog)
     except KeyboardInterrupt:
-        print("\n" + _("stopped; {n} decisions saved", n=session.stats.saved), file=sys.stderr)
+        print(
+            "\n" + n_("stopped; {n} decision saved", "stopped; {n} decisions saved", session.stats.saved),
+            file=sys.stderr,
+        )
         return 130
     print(
         "\n"

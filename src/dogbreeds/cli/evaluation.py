@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from dogbreeds.cli.common import batch_options, command, data_options, model_options, out_path, positive_int
-from dogbreeds.core.i18n import _
+from dogbreeds.core.i18n import _, n_
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -132,7 +132,14 @@ def _report_leakage(args: argparse.Namespace, evaluated: list[Path]) -> dict[str
     report = leakage_report(evaluated, reference)
     kinds = {"within": _("within the evaluated photos"), "against_train": _("against the training photos")}
     for kind, pairs in report.items():
-        print(_("near-duplicates {kind}: {n} pair(s)", kind=kinds.get(kind, kind), n=len(pairs)))
+        print(
+            n_(
+                "near-duplicates {kind}: {n} pair",
+                "near-duplicates {kind}: {n} pairs",
+                len(pairs),
+                kind=kinds.get(kind, kind),
+            )
+        )
         for pair in pairs[:5]:
             print("  " + _("{a}  ~  {b}  ({bits} bits)", a=pair.a, b=pair.b, bits=pair.distance))
     if args.duplicates:

@@ -9,7 +9,7 @@ from typing import Any
 
 from dogbreeds.core.breeds import BREED_IDS, human_name
 from dogbreeds.core.files import printable
-from dogbreeds.core.i18n import _
+from dogbreeds.core.i18n import _, n_
 from dogbreeds.core.progress import progress
 from dogbreeds.data.folders import load_samples
 from dogbreeds.data.images import UnreadableImage, load_rgb
@@ -68,6 +68,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     console.print(table)
     if summary["unreadable"]:
         n = len(summary["unreadable"])
-        console.print(_("{n} unreadable file(s), skipped by every command:", n=n), markup=False)
+        console.print(
+            n_("{n} unreadable file, skipped by every command:", "{n} unreadable files, skipped by every command:", n),
+            markup=False,
+        )
         for path, why in summary["unreadable"].items():
             console.print(f"  {printable(path)}: {why}", markup=False, highlight=False)
