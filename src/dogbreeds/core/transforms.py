@@ -91,10 +91,9 @@ def resize_center_crop(img: Image.Image, cfg: Preprocess) -> Image.Image:
     framing), computing only the pixels that are kept.
 
     Two one-way resizes over boxes, horizontal first as Pillow orders a whole resize, give the pixels of the whole
-    resize then crop, except where floating-point rounding moves a filter window's edge: at most 2 levels on about
-    one value in 10,000 of Stanford-sized photos (none on 224-pixel crops for lite0; tested against timm), for a
-    third less time (2.1 instead of 3.1 ms for a 500 x 375 photo here). A single box resize is no substitute:
-    Pillow runs its vertical pass first there, which rounds differently (up to 13 levels).
+    resize then crop, except where floating-point rounding moves a filter window's edge: at most 2 levels on about one
+    value in 10,000 of Stanford-sized photos (tested against timm), in less time (docs/results.md). A single box resize
+    is no substitute: Pillow runs its vertical pass first there, which rounds differently (up to 13 levels).
     """
     w, h = img.size
     longer = int(cfg.resize_to * max(w, h) / min(w, h))  # torchvision's Resize(int) sizes, its CenterCrop offsets

@@ -8,9 +8,8 @@ threshold on the dog score keeps ``dog_recall`` of the validation dogs, and neve
 The dog score is the backbone's ImageNet mass on dog classes times the square root of the top breed probability.
 The mass alone cannot tell a dog filling a small part of a whole frame (mass 0.3-0.5, breed still recognised)
 from the kennel, lawn or sofa around a dog in an ImageNet photo the backbone has seen (mass above 0.5, no breed
-recognised); the product separates them: on Stanford whole-frame photos and their dog-free strips
-(benchmarks/not_a_dog_eval.py) it flags 96 % of the strips at 98-99 % of the dogs kept, where the mass alone
-flagged 91 % at 98.5 %.
+recognised); the product separates them better (measured by benchmarks/not_a_dog_eval.py on Stanford
+whole-frame photos and their dog-free strips; figures in docs/results.md).
 """
 
 from __future__ import annotations

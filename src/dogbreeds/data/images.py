@@ -85,7 +85,7 @@ def read_photo(path: str | os.PathLike[str], *, min_size: int | None = None, dat
     Args:
         path: the file.
         min_size: when given, big JPEGs are decoded at a reduced scale (Pillow ``draft``) whose shorter side is
-            still at least this many pixels: a 4000x3000 photo headed for a 292 px resize decodes ~8x faster.
+            still at least this many pixels: a 4000x3000 photo headed for a 292 px resize decodes many times faster.
 
     Raises:
         UnreadableImage: empty, truncated, corrupt, non-image, too large, or unreadable (permissions, vanished).

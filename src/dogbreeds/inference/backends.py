@@ -4,15 +4,14 @@ A runner takes a batch of uint8 pixels (N x H x W x 3, resized and cropped by :f
 normalises it the way the model card says: OpenVINO inside its compiled graph (folded into the first
 convolution), the others through :func:`transforms.normalise_pixels`.
 
-- ``onnx`` (default): ONNX Runtime on the exported graph; starts in a third of a second, fp32 (or the int8 copy
+- ``onnx`` (default): ONNX Runtime on the exported graph; starts fast, fp32 (or the int8 copy
   ``dogbreeds quantize`` writes).
 - ``openvino``: Intel's OpenVINO runtime on the same ``.onnx`` file (``pip install 'dogbreeds[openvino]'``); with
-  ``precision="bf16"`` it computes in bfloat16 on CPUs that have it (AVX512-BF16 or AMX), about twice ONNX
-  Runtime's fp32 speed on this project's CPU; the int8 copy ``dogbreeds quantize --runtime openvino`` writes runs
-  1.7-1.8x faster still (lite0, lite2 alone; benchmarks/results/classify_speed.md). Whether bf16 or int8 keeps
-  accuracy is measured, not assumed (README).
+  ``precision="bf16"`` it computes in bfloat16 on CPUs that have it (AVX512-BF16 or AMX); the int8 copy
+  ``dogbreeds quantize --runtime openvino`` writes runs faster still. Speeds, and whether bf16 or int8 keeps
+  accuracy, are measured in docs/results.md, never assumed.
 - ``torch``: the PyTorch model rebuilt from a checkpoint folder (``model.safetensors`` + card); needs the
-  ``[train]`` extra and 5 s of imports; the reference the other two are checked against.
+  ``[train]`` extra and seconds of imports; the reference the other two are checked against.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from dogbreeds.inference.onnx_session import cpu_threads, open_session, run_sess
 BACKENDS = ("onnx", "openvino", "torch")
 PRECISIONS = ("fp32", "bf16")
 # The int8 copies ``dogbreeds quantize`` writes (the name their card carries) and the backend each was made for:
-# NNCF's copy of the shipped model: 90.5 photos/s on OpenVINO, 14.3 on ONNX Runtime (the fp32 model there: 31.0).
+# each runs slower than the fp32 model on the other runtime, so predict and classify warn when they are crossed.
 QUANTIZED_FOR = {"int8-static-qdq": "onnx", "int8-nncf-qdq": "openvino"}
 Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
 

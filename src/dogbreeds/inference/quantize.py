@@ -3,11 +3,11 @@
 Static quantisation, calibrated on real photos run through the model's own preprocessing, written as a QDQ
 ``.onnx`` file with its card, for one runtime:
 
-- ``onnx`` (ONNX Runtime's ``quantize_static``: per-channel int8 weights, uint8 activations): made the shipped
-  model 1.6x faster on ONNX Runtime on this project's 2-core CPU.
+- ``onnx`` (ONNX Runtime's ``quantize_static``: per-channel int8 weights, uint8 activations), for ONNX
+  Runtime.
 - ``openvino`` (NNCF's post-training quantisation, performance preset, with bias correction): the placement of
-  quantisation nodes OpenVINO fuses into its int8 kernels; lite0 and lite2 ran 1.8x / 1.7x faster than in bfloat16
-  on OpenVINO. ONNX Runtime runs such a file too, but slower than the fp32 model: each copy suits its runtime.
+  quantisation nodes OpenVINO fuses into its int8 kernels. ONNX Runtime runs such a file too, but slower than the
+  fp32 model: each copy suits its runtime (speeds in docs/results.md).
 
 Before a copy is kept, its runtime runs it on (up to 64 of) the calibration photos beside the fp32 model on ONNX
 Runtime: a copy whose top breed differs on more than a tenth of those is refused, not written (a runtime that
@@ -186,10 +186,9 @@ def _for_openvino(source: Path, batches: list[dict[str, np.ndarray]], out: Path)
     model = onnx.load(str(source))
     stem = up_to_first_conv(model)
     # A flip-averaging model concatenates each photo with its mirror image before the stem. OpenVINO 2026.4's
-    # low-precision transformations compute a quantised input through that concatenation wrongly (top-1 75 %
-    # instead of 90 % on test photos, while ONNX Runtime runs the same file right), so its stem stays in floats
-    # (with --precision bf16, bfloat16); a one-pass model is quantised whole (its fp32 stem cost a fifth of the
-    # speed of lite0).
+    # low-precision transformations compute a quantised input through that concatenation wrongly (a large loss
+    # of top-1 on test photos, while ONNX Runtime runs the same file right), so its stem stays in floats (with
+    # --precision bf16, bfloat16); a one-pass model is quantised whole (an fp32 stem costs it much of its speed).
     ignored = [node.name for node in stem] if any(node.op_type == "Concat" for node in stem) else []
     quantized = nncf.quantize(model, nncf.Dataset(photos), subset_size=len(photos),
                               preset=nncf.QuantizationPreset.PERFORMANCE,

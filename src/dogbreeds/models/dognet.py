@@ -3,7 +3,7 @@
 Why this shape (the runs that chose it are in benchmarks/results/scratch_*):
 
 - a ResNet (He et al. 2016) of basic blocks with batch norm: residuals let a 10-layer stack train from random
-  weights in a few epochs, which the studies' plain conv stacks did not (2.2 % and 25 % after hours);
+  weights in a few epochs, which the studies' plain conv stacks did not;
 - the last batch norm of every residual branch starts at zero, so each block starts as the identity
   (Goyal et al. 2017): a stable, large learning rate from step one;
 - global average pooling instead of the studies' flatten + dense layers: 6x fewer parameters at the head, and the

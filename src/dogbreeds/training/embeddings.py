@@ -1,10 +1,10 @@
 """Transfer learning, step one: pooled embeddings computed once and cached on disk.
 
-Embeddings are computed with ONNX Runtime on an exported copy of the backbone (3-6x faster than PyTorch eager on
-a small CPU, and the very graph the shipped model runs). Each photo's embedding is cached under a key made of its
-file content, the backbone, the preprocessing, the box crop and the flip setting, so a second run (or a run with
-new photos added) only computes what is new. The cache is written in chunks as it goes: an interrupted run keeps
-what it finished.
+Embeddings are computed with ONNX Runtime on an exported copy of the backbone (faster than PyTorch eager on a small CPU,
+and the very graph the shipped model runs; docs/results.md). Each photo's embedding is cached under a key made of its
+file content, the backbone, the preprocessing, the box crop and the flip setting, so a second run (or a run with new
+photos added) only computes what is new. The cache is written in chunks as it goes: an interrupted run keeps what it
+finished.
 """
 
 from __future__ import annotations

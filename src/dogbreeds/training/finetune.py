@@ -4,9 +4,9 @@ The model is the same :class:`~dogbreeds.models.heads.BreedModel` as the feature
 ImageNet head kept frozen so it can still say "not a dog", a 120-way breed head), so a fine-tuned checkpoint
 exports, predicts and classifies exactly like the shipped model.
 
-- The breed head starts from the backbone's own ImageNet rows of the 120 breeds: on Stanford Dogs that is
-  ~88 % top-1 before the first step, so fine-tuning starts from a good model instead of a random head that
-  would push large, noisy gradients into the body.
+- The breed head starts from the backbone's own ImageNet rows of the 120 breeds: on Stanford Dogs that is already a good
+  classifier before the first step (docs/results.md), so fine-tuning starts from a good model instead of a random head
+  that would push large, noisy gradients into the body.
 - ``freeze_stages=N`` freezes the stem and the first N stages (the studies kept Xception's first 1-2 blocks);
   their batch-norm layers stay in eval mode, so their running statistics never move either. With
   ``freeze_bn`` every batch norm keeps its ImageNet statistics (the usual choice for small batches).
