@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,43 @@ def test_features_training_is_tracked_and_runs_names_its_id_and_folder(
     assert main(["runs", "--tracking-uri", uri]) == 0
     table = capsys.readouterr().out
     assert run["run_id"] in table and str(out) in table
+
+
+def _dump(db: Path) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.iterdump())
+
+
+def test_stats_and_the_review_list_read_the_final_answers_and_change_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dogbreeds.catalog.review import queue, record
+
+    db = tmp_path / "catalog.db"
+    assert main(["classify", str(EXAMPLES), "--db", str(db)]) == 0
+    capsys.readouterr()
+    engine = database.open_catalog(str(db))
+    husky = next(r for r in queue(engine) if r["name"] == "Siberian husky")
+    record(engine, husky, "not_a_dog", None, "ana")  # a volunteer overrules the model
+    engine.dispose()
+    before = _dump(db)
+
+    assert main(["stats", "--db", str(db), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    photos = len([p for p in EXAMPLES.iterdir() if p.suffix == ".jpg"])
+    assert stats["photos"] == photos == sum(stats["verdicts"].values())
+    assert stats["verdicts"]["not_a_dog"] == 2 and stats["reviewed"] == 1  # the cat, and the overruled husky
+    assert "n02110185-Siberian_husky" not in stats["breeds"] and stats["breeds"]["n02110958-pug"] == 1
+    assert main(["stats", "--db", str(db)]) == 0
+    assert "Siberian husky" not in capsys.readouterr().out
+
+    assert main(["review", "--list", "--db", str(db)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith("unsure") and "border_collie.jpg" in listed[0]
+    assert not any("husky.jpg" in line for line in listed)  # decided: out of the queue
+    assert listed[-1] == f"{stats['waiting']} photos waiting for a volunteer"
+    assert _dump(db) == before
+
+    assert main(["stats", "--db", str(tmp_path / "typo.db")]) == 2
+    assert main(["review", "--list", "--db", str(tmp_path / "typo.db")]) == 2
+    assert not (tmp_path / "typo.db").exists()

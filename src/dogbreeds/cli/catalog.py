@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -88,7 +89,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         sub,
         "review",
         help=_("a terminal queue of unsure and least-confident photos for volunteers"),
-        examples=["dogbreeds review --db catalog.db --reviewer ana", "dogbreeds review --limit 20"],
+        examples=[
+            "dogbreeds review --db catalog.db --reviewer ana",
+            "dogbreeds review --limit 20",
+            "dogbreeds review --list --not-a-dog",
+        ],
         run=run_review,
         parents=[catalog_options(writes=True)],
     )
@@ -100,6 +105,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help=_("queue every not_a_dog photo too (by default only those whose dog score came close)"),
     )
+    p.add_argument(
+        "--list", action="store_true", help=_("print the queue and decide nothing (opens the catalog read-only)")
+    )
+
+    p = command(
+        sub,
+        "stats",
+        help=_("what the catalog holds: photos per verdict and breed, review progress"),
+        examples=["dogbreeds stats --db catalog.db", "dogbreeds stats --json"],
+        run=run_stats,
+        parents=[catalog_options()],
+    )
+    p.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+    p.add_argument("--breeds", type=positive_int, default=15, help=_("show the N breeds with most photos"))
 
     c = sub.add_parser("corrections", help=_("volunteers' decisions"), description=_("volunteers' decisions"))
     csub = c.add_subparsers(dest="corrections_command", required=True, metavar=_("COMMAND"))
@@ -197,7 +216,21 @@ def run_review(args: argparse.Namespace) -> int:
     import getpass
 
     from dogbreeds.catalog.database import open_catalog
-    from dogbreeds.catalog.review import ReviewSession
+    from dogbreeds.catalog.review import ReviewSession, queue
+    from dogbreeds.core.files import printable
+    from dogbreeds.inference.display import verdict_word
+
+    if args.list:
+        waiting = 0
+        for row in queue(open_catalog(args.db, readonly=True), include_not_a_dog=args.include_not_a_dog,
+                         limit=args.limit):  # fmt: skip
+            waiting += 1
+            probability = f"{row['probability']:6.1%}" if row["probability"] is not None else "      "
+            print(
+                f"{verdict_word(row['verdict']):<10} {probability}  {row['name'] or '-':<24} {printable(row['path'])}"
+            )
+        print(n_("{n} photo waiting for a volunteer", "{n} photos waiting for a volunteer", waiting))
+        return 0
 
     session = ReviewSession(open_catalog(args.db), reviewer=args.reviewer or getpass.getuser())
     try:
@@ -215,6 +248,30 @@ def run_review(args: argparse.Namespace) -> int:
             confirmed=stats.confirmed, corrected=stats.corrected, not_a_dog=stats.not_a_dog, later=stats.later,
         )
     )  # fmt: skip
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog.database import database_url, describe, open_catalog
+    from dogbreeds.catalog.stats import catalog_stats
+    from dogbreeds.core.breeds import human_name
+    from dogbreeds.inference.display import verdict_word
+
+    stats = catalog_stats(open_catalog(args.db, readonly=True))
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2))
+        return 0
+    print(n_("{n} photo in {db}", "{n} photos in {db}", stats.photos, db=describe(database_url(args.db))))
+    for verdict, n in stats.verdicts.items():
+        print(f"  {verdict_word(verdict):<12} {n:>8}  {n / max(stats.photos, 1):6.1%}")
+    if stats.breeds:
+        print(_("breeds (final answers), most photos first:"))
+        for breed, n in list(stats.breeds.items())[: args.breeds]:
+            print(f"  {human_name(breed):<32} {n:>8}")
+        if len(stats.breeds) > args.breeds:
+            print("  " + _("... and {n} more breeds", n=len(stats.breeds) - args.breeds))
+    print(_("reviewed by volunteers: {reviewed}; waiting in the review queue: {waiting}", reviewed=stats.reviewed,
+            waiting=stats.waiting))  # fmt: skip
     return 0
 
 
