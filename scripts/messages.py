@@ -38,7 +38,7 @@ def template() -> Catalog:
 
 def updated(po: Path, pot: Catalog) -> bytes:
     with open(po, "rb") as f:
-        catalog = read_po(f)
+        catalog = read_po(f, locale=po.parts[-3])
     catalog.update(pot, no_fuzzy_matching=True)
     catalog.obsolete.clear()
     out = io.BytesIO()
@@ -59,7 +59,7 @@ def main() -> int:
     for po in sorted(LOCALE.glob("*/LC_MESSAGES/dogbreeds.po")):
         new = updated(po, pot)
         with open(po, "rb") as f:
-            catalog = read_po(f)
+            catalog = read_po(f, locale=po.parts[-3])
         missing = [m.id for m in catalog if m.id and not _translated(m.string)]
         if args.check:
             if new != po.read_bytes() or missing:

@@ -26,7 +26,7 @@ babel = pytest.importorskip("babel.messages.pofile", reason="Babel (the dev extr
 
 def _catalog():
     with open(PO, "rb") as f:
-        return babel.read_po(f)
+        return babel.read_po(f, locale="fr")
 
 
 def _messages_script():
@@ -159,7 +159,8 @@ def test_french_from_the_command_line(capsys: pytest.CaptureFixture[str], monkey
             main(["classify"])
         err = capsys.readouterr().err
         assert err.startswith("utilisation : ") and "erreur" in err
-        assert i18n.n_("{n} photo", "{n} photos", 0) == "0 photo"  # French: 0 and 1 are singular
+        assert i18n.n_("{n} photo to review.", "{n} photos to review.", 0) == "0 photo à vérifier."  # 0 is singular
+        assert i18n.n_("{n} photo to review.", "{n} photos to review.", 2) == "2 photos à vérifier."
     finally:
         monkeypatch.delenv("DOGBREEDS_LANG")
         i18n.set_language(None)

@@ -145,7 +145,7 @@ def _from_timm_pretrained(name: str, file: Path | None) -> torch.nn.Module:
     try:
         return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay).eval()
     except Exception as err:  # no network, unknown tag, incompatible file...
-        where = f"from {file}" if file else "from the model hub"
+        where = _("from {file}", file=file) if file else _("from the model hub")
         raise DogbreedsError(
             _(
                 "could not load ImageNet weights of {name!r} {where} ({kind}: {err}). Offline, use one "
