@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("DOGBREEDS_PROGRESS", "0")
+os.environ["DOGBREEDS_LANG"] = "en"  # tests read English unless they ask for French (whatever the machine's locale)
 # training commands track to MLflow by default: into a throw-away store, never ./runs of the checkout
 os.environ.setdefault("DOGBREEDS_RUNS", tempfile.mkdtemp(prefix="dogbreeds-runs-"))
 
@@ -66,3 +68,12 @@ def tiny_stanford(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for split, rows in lines.items():
         (root / "lists" / f"{split}_list.txt").write_text("\n".join(rows) + "\n")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _english_again() -> Iterator[None]:
+    """A test that switches to French (``--lang fr``) leaves the next one in English."""
+    yield
+    from dogbreeds.core.i18n import set_language
+
+    set_language(None)

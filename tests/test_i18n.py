@@ -162,8 +162,7 @@ def test_french_from_the_command_line(capsys: pytest.CaptureFixture[str], monkey
         assert i18n.n_("{n} photo to review.", "{n} photos to review.", 0) == "0 photo à vérifier."  # 0 is singular
         assert i18n.n_("{n} photo to review.", "{n} photos to review.", 2) == "2 photos à vérifier."
     finally:
-        monkeypatch.delenv("DOGBREEDS_LANG")
-        i18n.set_language(None)
+        i18n.set_language("en")
     assert i18n._("error: {message}", message="x") == "error: x"
 
 
