@@ -37,10 +37,23 @@ def template() -> Catalog:
 
 
 def updated(po: Path, pot: Catalog) -> bytes:
+    """The .po merged with the texts of today's code. Its creation date moves only when the messages changed, so
+    running this twice, or ``--check`` on a clean clone, finds nothing to do."""
     with open(po, "rb") as f:
         catalog = read_po(f, locale=po.parts[-3])
+    kept_date = catalog.creation_date
     catalog.update(pot, no_fuzzy_matching=True)
     catalog.obsolete.clear()
+    new_date = catalog.creation_date
+    catalog.creation_date = kept_date
+    unchanged = _written(catalog)
+    if unchanged == po.read_bytes():
+        return unchanged
+    catalog.creation_date = new_date
+    return _written(catalog)
+
+
+def _written(catalog: Catalog) -> bytes:
     out = io.BytesIO()
     write_po(out, catalog, omit_header=False, no_location=True, sort_output=True, width=120)
     return out.getvalue()
