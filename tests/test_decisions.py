@@ -223,7 +223,7 @@ def test_bugs_are_one_line_without_v_and_a_traceback_with_it(
 
 def test_messages_speak_french(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--lang", "fr", "predict", str(EXAMPLES / "pug.jpg")]) == 0
-    assert "Ce chien est probablement un pug" in capsys.readouterr().out
+    assert "Ce chien est probablement un carlin" in capsys.readouterr().out
     assert main(["--lang", "fr", "predict", "nothing-here.jpg"]) == 1
     with pytest.raises(SystemExit):
         main(["--lang", "fr", "predict", "--top-k", "0", "x.jpg"])

@@ -155,8 +155,8 @@ def test_cli_train_with_a_one_photo_breed_fails_clearly(tmp_path: Path, capsys: 
 def test_cli_errors_are_one_clear_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["predict", str(tmp_path / "x.jpg"), "--model", str(tmp_path / "nope")]) == 2
     assert "no model" in capsys.readouterr().err
-    (tmp_path / "lab_rador").mkdir()
-    make_photo(tmp_path / "lab_rador" / "a.jpg", (0, 0, 0))
+    (tmp_path / "labradoodle").mkdir()
+    make_photo(tmp_path / "labradoodle" / "a.jpg", (0, 0, 0))
     assert main(["evaluate", "--data", str(tmp_path)]) == 2
     assert "Labrador retriever" in capsys.readouterr().err
 

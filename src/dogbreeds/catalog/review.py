@@ -26,7 +26,7 @@ from sqlalchemy import Engine, case, select
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.schema import models, photos, reviews
-from dogbreeds.core.breeds import BREED_IDS, UnknownBreedError, human_name, resolve_breed
+from dogbreeds.core.breeds import BREED_IDS, UnknownBreedError, display_name, resolve_breed
 from dogbreeds.core.card import Verdicts
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _, n_
@@ -204,7 +204,7 @@ class ReviewSession:
         verdict = {DOG: _("dog"), UNSURE: _("unsure"), NOT_A_DOG: _("not a dog")}.get(row["verdict"], row["verdict"])
         self.say(f"\n[{n}/{total}] {printable(row['path'])}  ({verdict}, {probability:.1%})")
         for i, k in enumerate(row["top5"], start=1):
-            self.say(f"  {i}. {k['name']:<32} {k['probability']:6.1%}")
+            self.say(f"  {i}. {display_name(k['breed']):<32} {k['probability']:6.1%}")
 
     def _answer(self, row: dict[str, Any], position: int, done: list[tuple[int, int, str]]) -> int | None:
         """Ask until the photo is settled; returns the next queue position (None: quit)."""
@@ -246,7 +246,7 @@ class ReviewSession:
             done.append((position, record(self.engine, row, decision, breed, self.reviewer), decision))
             setattr(self.stats, decision, getattr(self.stats, decision) + 1)
             words = {"confirmed": _("confirmed"), "corrected": _("corrected"), "not_a_dog": _("not a dog")}[decision]
-            self.say(f"  {words}" + (f": {human_name(breed)}" if breed else ""))
+            self.say(f"  {words}" + (f": {display_name(breed)}" if breed else ""))
             return position + 1
 
 

@@ -217,6 +217,7 @@ def run_review(args: argparse.Namespace) -> int:
 
     from dogbreeds.catalog.database import open_catalog
     from dogbreeds.catalog.review import ReviewSession, queue
+    from dogbreeds.core.breeds import display_name
     from dogbreeds.core.files import printable
     from dogbreeds.inference.display import verdict_word
 
@@ -226,9 +227,8 @@ def run_review(args: argparse.Namespace) -> int:
                          limit=args.limit):  # fmt: skip
             waiting += 1
             probability = f"{row['probability']:6.1%}" if row["probability"] is not None else "      "
-            print(
-                f"{verdict_word(row['verdict']):<10} {probability}  {row['name'] or '-':<24} {printable(row['path'])}"
-            )
+            breed = display_name(row["breed"]) if row["name"] else "-"
+            print(f"{verdict_word(row['verdict']):<10} {probability}  {breed:<24} {printable(row['path'])}")
         print(n_("{n} photo waiting for a volunteer", "{n} photos waiting for a volunteer", waiting))
         return 0
 
@@ -254,7 +254,7 @@ def run_review(args: argparse.Namespace) -> int:
 def run_stats(args: argparse.Namespace) -> int:
     from dogbreeds.catalog.database import database_url, describe, open_catalog
     from dogbreeds.catalog.stats import catalog_stats
-    from dogbreeds.core.breeds import human_name
+    from dogbreeds.core.breeds import display_name
     from dogbreeds.inference.display import verdict_word
 
     stats = catalog_stats(open_catalog(args.db, readonly=True))
@@ -267,7 +267,7 @@ def run_stats(args: argparse.Namespace) -> int:
     if stats.breeds:
         print(_("breeds (final answers), most photos first:"))
         for breed, n in list(stats.breeds.items())[: args.breeds]:
-            print(f"  {human_name(breed):<32} {n:>8}")
+            print(f"  {display_name(breed):<32} {n:>8}")
         if len(stats.breeds) > args.breeds:
             print("  " + _("... and {n} more breeds", n=len(stats.breeds) - args.breeds))
     print(_("reviewed by volunteers: {reviewed}; waiting in the review queue: {waiting}", reviewed=stats.reviewed,

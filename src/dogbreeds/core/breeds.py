@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
+from dogbreeds.core.breed_names import ALIASES, FRENCH
 from dogbreeds.core.errors import UsageError
-from dogbreeds.core.i18n import _
+from dogbreeds.core.i18n import _, current_language
 
 _STANFORD_FOLDERS = """
 n02085620-Chihuahua n02085782-Japanese_spaniel n02085936-Maltese_dog n02086079-Pekinese n02086240-Shih-Tzu
@@ -63,14 +65,29 @@ def human_name(breed_id: str) -> str:
     return rest.replace("_", " ")
 
 
+def display_name(breed_id: str, language: str | None = None) -> str:
+    """The name a user reads, in their language: ``n02110958-pug`` -> ``pug``, or ``carlin`` in French."""
+    language = language or current_language()
+    if language == "fr":
+        return FRENCH.get(breed_id.split("-", 1)[-1] if re.match(r"^n\d{8}-", breed_id) else breed_id) or (
+            human_name(breed_id)
+        )
+    return human_name(breed_id)
+
+
 def _normalise(name: str) -> str:
+    """A name as matched: without the WordNet id, accents, case, spaces or punctuation ("Berger-Allemand" ->
+    "bergerallemand")."""
     name = re.sub(r"^n\d{8}[-_ ]?", "", name.strip().lower())
+    name = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
     return re.sub(r"[^a-z0-9]+", "", name)
 
 
-_BY_KEY: dict[str, str] = {}
+_BY_KEY: dict[str, str] = {}  # every name a breed goes by (English, French, aliases), normalised -> its id
 for _id in BREED_IDS:
-    _BY_KEY[_normalise(_id)] = _id
+    _stanford = _id.split("-", 1)[1]
+    for _name in (_id, FRENCH[_stanford], *ALIASES.get(_stanford, ())):
+        _BY_KEY.setdefault(_normalise(_name), _id)
     _BY_KEY[_id.split("-", 1)[0]] = _id
 
 
@@ -81,7 +98,9 @@ class UnknownBreedError(UsageError):
 def resolve_breed(name: str) -> str:
     """Map a folder name or label to a canonical breed id.
 
-    Accepts ``n02092002-Scottish_deerhound``, ``Scottish_deerhound``, ``scottish deerhound``, ``n02092002``.
+    Accepts ``n02092002-Scottish_deerhound``, ``Scottish_deerhound``, ``scottish deerhound``, ``n02092002``, the
+    French name (``lévrier écossais``, accents optional) and common aliases (``deerhound``); see
+    :mod:`dogbreeds.core.breed_names`.
 
     Raises:
         UnknownBreedError: with the closest breed names, so a typo in a folder name is easy to fix.
@@ -92,11 +111,11 @@ def resolve_breed(name: str) -> str:
     key = _normalise(name)
     if key in _BY_KEY:
         return _BY_KEY[key]
-    names = [human_name(b) for b in BREED_IDS]
-    close = difflib.get_close_matches(name.replace("_", " "), names, n=3, cutoff=0.4)
-    if not close:
-        close = difflib.get_close_matches(name.replace("_", " ").lower(), [n.lower() for n in names], n=3, cutoff=0.3)
-    hint = _("; closest: {names}", names=", ".join(close)) if close else ""
+    close = difflib.get_close_matches(key, list(_BY_KEY), n=8, cutoff=0.6) or difflib.get_close_matches(
+        key, list(_BY_KEY), n=8, cutoff=0.4
+    )
+    suggestions = list(dict.fromkeys(display_name(_BY_KEY[k]) for k in close))[:3]
+    hint = _("; closest: {names}", names=", ".join(suggestions)) if suggestions else ""
     raise UnknownBreedError(_("{name!r} is not one of the 120 Stanford Dogs breeds{hint}", name=name, hint=hint))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from dogbreeds.core.breeds import BREED_IDS, display_name
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _
 from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE
@@ -14,6 +15,13 @@ def verdict_word(verdict: str) -> str:
     """A verdict as a volunteer reads it (the catalog and JSON keep the stable English keys)."""
     words = {DOG: _("dog"), UNSURE: _("unsure"), NOT_A_DOG: _("not a dog"), "unreadable": _("unreadable")}
     return words.get(verdict, verdict)
+
+
+def _shown(breed: str | None, name: str | None) -> str:
+    """A breed's name in the user's language (the card's own name for a breed outside the 120)."""
+    if breed is None:
+        return name or ""
+    return display_name(breed) if breed in BREED_IDS else (name or breed)
 
 
 def _common_folder(paths: list[str]) -> str:
@@ -30,13 +38,15 @@ def sentence(p: Prediction) -> str:
     if p.verdict == NOT_A_DOG:
         if p.name and p.probability is not None:
             return _("This does not look like a dog (dog probability {dog:.1%}; best breed guess {name} at "
-                     "{probability:.1%})", dog=p.dog_probability or 0.0, name=p.name,
+                     "{probability:.1%})", dog=p.dog_probability or 0.0, name=_shown(p.breed, p.name),
                      probability=p.probability)  # fmt: skip
         return _("This does not look like a dog (dog probability {dog:.1%})", dog=p.dog_probability or 0.0)
     if p.verdict == UNSURE:
-        return _("Unsure: perhaps a {name} ({probability:.1%}); a volunteer should check", name=p.name,
-                 probability=p.probability)  # fmt: skip
-    return _("This dog is probably a {name} ({probability:.1%})", name=p.name, probability=p.probability)
+        return _("Unsure: perhaps a {name} ({probability:.1%}); a volunteer should check",
+                 name=_shown(p.breed, p.name), probability=p.probability)  # fmt: skip
+    return _(
+        "This dog is probably a {name} ({probability:.1%})", name=_shown(p.breed, p.name), probability=p.probability
+    )
 
 
 def print_predictions(predictions: list[Prediction]) -> None:
@@ -48,7 +58,7 @@ def print_predictions(predictions: list[Prediction]) -> None:
         print(sentence(p))
         if p.verdict != NOT_A_DOG:
             for k in p.top_k:
-                print(f"  {k['probability']:6.1%}  {k['name']}")
+                print(f"  {k['probability']:6.1%}  {_shown(k['breed'], k['name'])}")
         return
     from rich.console import Console
     from rich.table import Table
@@ -66,11 +76,15 @@ def print_predictions(predictions: list[Prediction]) -> None:
     style = {DOG: "green", UNSURE: "yellow", NOT_A_DOG: "magenta"}
     for p in predictions:
         breed_known = p.error is None and p.verdict != NOT_A_DOG
-        runner = f"{p.top_k[1]['name']} ({p.top_k[1]['probability']:.1%})" if breed_known and len(p.top_k) > 1 else ""
+        runner = (
+            f"{_shown(p.top_k[1]['breed'], p.top_k[1]['name'])} ({p.top_k[1]['probability']:.1%})"
+            if breed_known and len(p.top_k) > 1
+            else ""
+        )
         table.add_row(
             Text(printable(os.path.relpath(p.path, root))),
             Text(verdict_word(p.verdict), style=style.get(p.verdict, "red")),
-            Text((p.name or "") if breed_known else (p.error or "-")),
+            Text(_shown(p.breed, p.name) if breed_known else (p.error or "-")),
             f"{p.probability:.1%}" if breed_known and p.probability is not None else "",
             Text(runner),
             end_section=False,
