@@ -26,7 +26,8 @@ from sqlalchemy import Engine, case, select
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.schema import models, photos, reviews
-from dogbreeds.core.breeds import BREED_IDS, UnknownBreedError, display_name, resolve_breed
+from dogbreeds.core.breed_names import MIXED_BREED
+from dogbreeds.core.breeds import UnknownBreedError, display_name, new_class_id, resolve_class
 from dogbreeds.core.card import Verdicts
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _, n_
@@ -37,8 +38,9 @@ BORDERLINE = 0.5  # a not_a_dog photo is queued when its dog score reaches this 
 
 def help_text() -> str:
     return _(
-        "Enter: confirm the first breed   1-5: pick that breed   a breed name: correct it   n: not a dog   "
-        "o: open the photo   s: later   u: undo the last decision   q: quit"
+        "Enter: confirm the first breed   1-5: pick that breed   a breed name (French or English): correct it   "
+        "m: mixed breed   +name: another breed, new to dogbreeds   n: not a dog   o: open the photo   s: later   "
+        "u: undo the last decision   q: quit"
     )
 
 
@@ -163,10 +165,18 @@ def decide(answer: str, row: dict[str, Any]) -> tuple[str, str | None] | str:
         return ("confirmed" if breed == row["breed"] and row["verdict"] != NOT_A_DOG else "corrected", breed)
     if answer.lower() == "n":
         return ("not_a_dog", None)
-    try:
-        breed = resolve_breed(answer)
-    except UnknownBreedError as err:
-        return str(err)
+    if answer.lower() == "m":
+        breed = MIXED_BREED
+    elif answer.startswith("+"):  # a breed nobody listed: taken as typed (the next `train --new-breeds` learns it)
+        breed = resolve_class(answer[1:], new_breeds=True) if answer[1:].strip() else ""
+        if not breed:
+            return _("type the breed's name after the +")
+    else:
+        try:
+            breed = resolve_class(answer)
+        except UnknownBreedError as err:
+            return _("{why}; to record it as a breed dogbreeds does not know yet, type +{name}", why=err,
+                     name=answer)  # fmt: skip
     return ("confirmed" if breed == row["breed"] and row["verdict"] != NOT_A_DOG else "corrected", breed)
 
 
@@ -266,13 +276,15 @@ def run_review(
 
 
 def export_corrections(engine: Engine, out: Path, *, mode: str = "copy") -> dict[str, int]:
-    """Write every photo whose latest decision names a breed into ``out/<breed id>/``."""
+    """Write every photo whose latest decision names a breed into ``out/<breed id>/``: the 120, the wider
+    vocabulary's (``mixed_breed``, ``Dalmatian``...) and the volunteers' new breeds, each its own folder, so that
+    ``dogbreeds train --new-breeds`` learns them all."""
     from dogbreeds.catalog.sort import place, safe_folder_name
 
     counts: dict[str, int] = {}
     for row in database.iter_rows(engine):
         breed = row["reviewed_breed"] if row.get("review_decision") in ("confirmed", "corrected") else None
-        if breed not in BREED_IDS:
+        if not breed or new_class_id(breed) != breed:  # only ids a decision can hold: never a path, never empty
             continue
         source = Path(row["path"])
         if source.is_file() and place(source, out / safe_folder_name(breed), mode=mode, sha256=row["sha256"]):

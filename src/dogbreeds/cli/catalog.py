@@ -278,7 +278,12 @@ def run_stats(args: argparse.Namespace) -> int:
 def run_corrections_export(args: argparse.Namespace) -> int:
     from dogbreeds.catalog.database import open_catalog
     from dogbreeds.catalog.review import export_corrections
+    from dogbreeds.core.breeds import display_name, is_known_breed
 
     counts = export_corrections(open_catalog(args.db, readonly=True), args.out, mode=args.mode)
     print(_("wrote {n} photos of {breeds} breeds to {path}", n=sum(counts.values()), breeds=len(counts), path=args.out))
+    unlisted = sorted(b for b in counts if not is_known_breed(b))
+    if unlisted:
+        print(_("new breeds among them ({names}): train with --new-breeds to learn them",
+                names=", ".join(display_name(b) for b in unlisted)))  # fmt: skip
     return 0

@@ -35,6 +35,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         examples=[
             "dogbreeds train --data stanford-dogs --out runs/lite2",
             "dogbreeds train --data my-breeds/ --out runs/mine --backbone tf_efficientnet_lite0",
+            "dogbreeds train --data shelter-photos/ --new-breeds --out runs/shelter",
             "dogbreeds train --config experiments/scratch_dognet_progressive.yaml --data stanford-dogs --out runs/dn",
             "dogbreeds train --method finetune --backbone tf_efficientnet_lite0 --freeze-stages 4 --data d --out o",
             "dogbreeds train --list-models",
@@ -55,6 +56,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", help=_("timm backbone name (default: tf_efficientnet_lite2)"))
     p.add_argument(
         "--weights", default="auto", help=_("where ImageNet weights come from: auto, packaged, hub or file:PATH")
+    )
+    p.add_argument(
+        "--new-breeds",
+        action="store_true",
+        help=_(
+            "folders naming no breed dogbreeds knows become new breeds, learnt from their photos (without it such a "
+            "folder is an error, so a typo is caught)"
+        ),
     )
     p.add_argument("--no-flip", dest="flip", action="store_false", help=_("no flip augmentation or flip averaging"))
     p.add_argument(
@@ -143,6 +152,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.method == "features" and args.config:
         raise UsageError(_("--config describes scratch or finetune training; features training takes options only"))
     if args.method in ("scratch", "finetune"):
+        if args.new_breeds:
+            raise UsageError(_("--new-breeds works with --method features (the default) only"))
         return _train_network(args)
     return _train_features(args)
 
@@ -158,6 +169,7 @@ def _train_features(args: argparse.Namespace) -> int:
         weights=args.weights,
         split=args.split,
         images=args.images,
+        new_breeds=args.new_breeds,
         flip=args.flip,
         prior=args.prior,
         l2=args.l2,

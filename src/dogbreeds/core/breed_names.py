@@ -121,3 +121,48 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "dhole": ("chien sauvage d asie", "cuon"),
     "African_hunting_dog": ("lycaon", "african wild dog", "chien sauvage africain"),
 }
+
+# Breeds outside the 120 that fill French shelters, each with its French name and aliases: `train` accepts their
+# folders as they are (a new class, starting from zero), and review and every output know their names. Ids are the
+# English name with underscores (no WordNet id: Stanford Dogs has none of them).
+MIXED_BREED = "mixed_breed"
+EXTRA_BREEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    MIXED_BREED: ("croisé", ("croise", "croisee", "mixed", "mix", "mixed breed", "crossbreed", "cross", "mongrel",
+                             "mutt", "batard", "corniaud", "race mixte", "sans race", "x")),
+    "Dalmatian": ("dalmatien", ()),
+    "Shiba_Inu": ("shiba inu", ("shiba",)),
+    "Akita_Inu": ("akita inu", ("akita",)),
+    "American_Akita": ("akita américain", ("american akita",)),
+    "Dachshund": ("teckel", ("basset allemand", "sausage dog", "doxie", "dackel")),
+    "Jack_Russell_terrier": ("jack russell terrier", ("jack russell", "jack", "jrt")),
+    "Parson_Russell_terrier": ("parson russell terrier", ("parson russell",)),
+    "Bichon_Frise": ("bichon à poil frisé", ("bichon frise", "bichon frisé")),
+    "Havanese": ("bichon havanais", ("havanais", "bichon havanais")),
+    "Coton_de_Tulear": ("coton de Tuléar", ("coton",)),
+    "Australian_Shepherd": ("berger australien", ("aussie",)),
+    "Beauceron": ("beauceron", ("berger de beauce",)),
+    "Berger_Blanc_Suisse": ("berger blanc suisse", ("white swiss shepherd", "berger blanc")),
+    "Tervuren": ("berger belge tervueren", ("tervueren", "belgian tervuren")),
+    "Laekenois": ("berger belge laekenois", ("belgian laekenois",)),
+    "Pyrenean_Shepherd": ("berger des Pyrénées", ("labrit",)),
+    "Anatolian_Shepherd": ("berger d'Anatolie", ("kangal", "anatolian shepherd dog")),
+    "Cane_Corso": ("cane corso", ("corso", "matin italien", "italian mastiff")),
+    "Dogue_de_Bordeaux": ("dogue de Bordeaux", ("bordeaux mastiff", "french mastiff")),
+    "English_Bulldog": ("bouledogue anglais", ("bulldog", "british bulldog", "bulldog anglais")),
+    "Bull_Terrier": ("bull terrier", ("english bull terrier",)),
+    "American_Pit_Bull_Terrier": ("American pit bull terrier", ("pitbull", "pit bull", "pit", "apbt")),
+    "American_Bully": ("American bully", ("bully",)),
+    "Shar_Pei": ("shar-pei", ("sharpei", "shar pei")),
+    "Greyhound": ("lévrier anglais", ("english greyhound",)),
+    "Galgo": ("lévrier espagnol", ("galgo espanol", "spanish greyhound")),
+    "Smooth_Fox_Terrier": ("fox-terrier à poil lisse", ("smooth fox terrier", "fox terrier a poil lisse")),
+    "American_Cocker_Spaniel": ("cocker américain", ("american cocker",)),
+    "French_Spaniel": ("épagneul français", ()),
+    "French_Pointing_Dog": ("braque français", ("french pointer",)),
+    "Wirehaired_Pointing_Griffon": ("griffon Korthals", ("korthals", "griffon d arret a poil dur korthals")),
+    "Basset_Fauve_de_Bretagne": ("basset fauve de Bretagne", ("fauve de bretagne",)),
+    "Ariegeois": ("ariégeois", ()),
+    "German_Pinscher": ("pinscher allemand", ("pinscher moyen",)),
+    "German_Spitz": ("spitz allemand", ("deutscher spitz",)),
+    "Bolognese": ("bichon bolonais", ("bolonais",)),
+}  # fmt: skip

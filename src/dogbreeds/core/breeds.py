@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Collection
 
-from dogbreeds.core.breed_names import ALIASES, FRENCH
+from dogbreeds.core.breed_names import ALIASES, EXTRA_BREEDS, FRENCH
 from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _, current_language
 
@@ -69,10 +70,16 @@ def display_name(breed_id: str, language: str | None = None) -> str:
     """The name a user reads, in their language: ``n02110958-pug`` -> ``pug``, or ``carlin`` in French."""
     language = language or current_language()
     if language == "fr":
-        return FRENCH.get(breed_id.split("-", 1)[-1] if re.match(r"^n\d{8}-", breed_id) else breed_id) or (
-            human_name(breed_id)
-        )
+        if breed_id in EXTRA_BREEDS:
+            return EXTRA_BREEDS[breed_id][0]
+        key = breed_id.split("-", 1)[-1] if re.match(r"^n\d{8}-", breed_id) else breed_id
+        return FRENCH.get(key) or human_name(breed_id)
     return human_name(breed_id)
+
+
+def is_known_breed(breed_id: str) -> bool:
+    """One of the 120 or of the wider vocabulary (:data:`~dogbreeds.core.breed_names.EXTRA_BREEDS`)."""
+    return breed_id in _INDEX or breed_id in EXTRA_BREEDS
 
 
 def _normalise(name: str) -> str:
@@ -83,20 +90,32 @@ def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", name)
 
 
-_BY_KEY: dict[str, str] = {}  # every name a breed goes by (English, French, aliases), normalised -> its id
+_BY_KEY: dict[str, str] = {}  # every name a Stanford breed goes by (English, French, aliases), normalised -> its id
 for _id in BREED_IDS:
     _stanford = _id.split("-", 1)[1]
     for _name in (_id, FRENCH[_stanford], *ALIASES.get(_stanford, ())):
         _BY_KEY.setdefault(_normalise(_name), _id)
     _BY_KEY[_id.split("-", 1)[0]] = _id
+_WIDER_KEY: dict[str, str] = dict(_BY_KEY)  # ... and the breeds outside the 120
+for _id, (_french, _aliases) in EXTRA_BREEDS.items():
+    for _name in (_id, _french, *_aliases):
+        _WIDER_KEY.setdefault(_normalise(_name), _id)
 
 
 class UnknownBreedError(UsageError):
-    """A folder or label names no Stanford breed; the message lists the closest names."""
+    """A folder or label names no breed we know; the message lists the closest names."""
+
+
+def _closest(key: str, keys: dict[str, str]) -> str:
+    close = difflib.get_close_matches(key, list(keys), n=8, cutoff=0.6) or difflib.get_close_matches(
+        key, list(keys), n=8, cutoff=0.4
+    )
+    suggestions = list(dict.fromkeys(display_name(keys[k]) for k in close))[:3]
+    return _("; closest: {names}", names=", ".join(suggestions)) if suggestions else ""
 
 
 def resolve_breed(name: str) -> str:
-    """Map a folder name or label to a canonical breed id.
+    """Map a folder name or label to one of the 120 Stanford breed ids (a Stanford Dogs folder's labels).
 
     Accepts ``n02092002-Scottish_deerhound``, ``Scottish_deerhound``, ``scottish deerhound``, ``n02092002``, the
     French name (``lévrier écossais``, accents optional) and common aliases (``deerhound``); see
@@ -111,12 +130,48 @@ def resolve_breed(name: str) -> str:
     key = _normalise(name)
     if key in _BY_KEY:
         return _BY_KEY[key]
-    close = difflib.get_close_matches(key, list(_BY_KEY), n=8, cutoff=0.6) or difflib.get_close_matches(
-        key, list(_BY_KEY), n=8, cutoff=0.4
+    raise UnknownBreedError(
+        _("{name!r} is not one of the 120 Stanford Dogs breeds{hint}", name=name, hint=_closest(key, _BY_KEY))
     )
-    suggestions = list(dict.fromkeys(display_name(_BY_KEY[k]) for k in close))[:3]
-    hint = _("; closest: {names}", names=", ".join(suggestions)) if suggestions else ""
-    raise UnknownBreedError(_("{name!r} is not one of the 120 Stanford Dogs breeds{hint}", name=name, hint=hint))
+
+
+def new_class_id(name: str) -> str:
+    """A breed nobody listed, named by a user (a folder name, a typed answer): its id is the name itself, tidied
+    (spaces as underscores, no separators or control characters, at most 80 characters), so ``Berger de
+    Picardie`` stays readable in catalogs and sorted folders."""
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(c if c.isprintable() and c not in "/\\" else " " for c in name)
+    return re.sub(r"\s+", "_", name.strip(" ._-"))[:80].strip("_")
+
+
+def resolve_class(name: str, *, new_breeds: bool = False, also: Collection[str] = ()) -> str:
+    """Map a folder name or a typed answer to a class id: one of the 120, a breed of the wider vocabulary
+    (``dalmatien``, ``shiba``, ``croisé``), one of ``also`` (a model's own new breeds), or, with ``new_breeds``, a
+    new class named after it.
+
+    Raises:
+        UnknownBreedError: no breed goes by that name (and ``new_breeds`` is off, or the name is empty); the
+            message lists the closest names and says how to teach a new breed.
+    """
+    wnid = name.strip().split("-", 1)[0]
+    if wnid in _BY_KEY:
+        return _BY_KEY[wnid]
+    key = _normalise(name)
+    if key in _WIDER_KEY:
+        return _WIDER_KEY[key]
+    new = new_class_id(name)
+    if new and (new_breeds or new in also):
+        return new
+    raise UnknownBreedError(
+        _("{name!r} is not a breed dogbreeds knows{hint} (a new breed is learnt with --new-breeds)", name=name,
+          hint=_closest(key, _WIDER_KEY))
+    )  # fmt: skip
+
+
+def class_list(found: set[str]) -> tuple[str, ...]:
+    """The classes a model trained on ``found`` learns: all 120 (each keeps its ImageNet prior, seen or not), then
+    the others in name order."""
+    return BREED_IDS + tuple(sorted(found - set(BREED_IDS)))
 
 
 _INDEX = {b: i for i, b in enumerate(BREED_IDS)}

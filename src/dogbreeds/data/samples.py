@@ -13,16 +13,18 @@ from dogbreeds.core.transforms import Box
 
 @dataclass(frozen=True)
 class Sample:
-    """One photo and its breed (index into :data:`BREED_IDS`), with its annotated box when one is known."""
+    """One photo and its breed (index into ``classes``: the 120 breeds, then a tree's own), with its annotated box
+    when one is known."""
 
     path: Path
     label: int
     box: Box | None = None
     box_frame: tuple[int, int] | None = None  # (width, height) the box coordinates refer to
+    classes: tuple[str, ...] = field(default=BREED_IDS, repr=False, compare=False)
 
     @property
     def breed_id(self) -> str:
-        return BREED_IDS[self.label]
+        return self.classes[self.label]
 
 
 @dataclass
@@ -31,6 +33,7 @@ class SampleSet:
 
     name: str
     samples: list[Sample] = field(default_factory=list)
+    classes: tuple[str, ...] = BREED_IDS  # what the labels index: the 120 Stanford breeds, then any others
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -55,4 +58,4 @@ class SampleSet:
             if kept[s.label] < n:
                 kept[s.label] += 1
                 out.append(s)
-        return SampleSet(f"{self.name}[:{n}/breed]", out)
+        return SampleSet(f"{self.name}[:{n}/breed]", out, self.classes)

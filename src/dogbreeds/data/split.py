@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from dogbreeds.core.breeds import human_name
+from dogbreeds.core.breeds import display_name
 from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.data.samples import Sample, SampleSet
@@ -26,7 +26,7 @@ def stratified_split(data: SampleSet, *, val_fraction: float = 0.1, seed: int = 
     by_label: dict[int, list[Sample]] = defaultdict(list)
     for s in data.samples:
         by_label[s.label].append(s)
-    thin = sorted(human_name(s[0].breed_id) for s in by_label.values() if len(s) < 2)
+    thin = sorted(display_name(s[0].breed_id) for s in by_label.values() if len(s) < 2)
     if thin:
         raise TooFewPhotosError(
             _(
@@ -44,4 +44,4 @@ def stratified_split(data: SampleSet, *, val_fraction: float = 0.1, seed: int = 
         n_val = min(len(items) - 1, max(1, round(len(items) * val_fraction)))
         val.extend(items[:n_val])
         train.extend(items[n_val:])
-    return SampleSet(f"{data.name}:train", train), SampleSet(f"{data.name}:val", val)
+    return SampleSet(f"{data.name}:train", train, data.classes), SampleSet(f"{data.name}:val", val, data.classes)

@@ -13,23 +13,22 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.core.breeds import BREED_IDS, NUM_BREEDS, human_name
+from dogbreeds.core.breeds import BREED_IDS, NUM_BREEDS, class_list, human_name
 from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import confidence_bin, expected_calibration_error
 
-_INDEX = {b: i for i, b in enumerate(BREED_IDS)}
-
 
 @dataclass
 class Predictions:
-    """Columns of a predictions file, as arrays (breeds as indices into :data:`BREED_IDS`)."""
+    """Columns of a predictions file, as arrays (breeds as indices into ``classes``: the 120, then any others)."""
 
     paths: list[str]
     labels: np.ndarray
     preds: np.ndarray
     probability: np.ndarray  # top-1 probability
     loss: np.ndarray
+    classes: tuple[str, ...] = BREED_IDS
 
     @property
     def correct(self) -> np.ndarray:
@@ -55,12 +54,15 @@ def load_predictions(path: str | Path) -> Predictions:
                 missing=sorted(missing),
             )
         )
+    classes = class_list({r["label"] for r in rows} | {r["pred"] for r in rows})
+    index = {c: i for i, c in enumerate(classes)}
     return Predictions(
         paths=[r["path"] for r in rows],
-        labels=np.array([_INDEX[r["label"]] for r in rows]),
-        preds=np.array([_INDEX[r["pred"]] for r in rows]),
+        labels=np.array([index[r["label"]] for r in rows]),
+        preds=np.array([index[r["pred"]] for r in rows]),
         probability=np.array([float(r["probability"]) for r in rows]),
         loss=np.array([float(r["loss"]) for r in rows]),
+        classes=classes,
     )
 
 
@@ -71,7 +73,7 @@ def confusion_matrix(labels: np.ndarray, preds: np.ndarray, num_classes: int = N
     return m
 
 
-def per_class_report(confusion: np.ndarray) -> list[dict[str, Any]]:
+def per_class_report(confusion: np.ndarray, classes: tuple[str, ...] = BREED_IDS) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support of every class that appears (as truth or as prediction)."""
     tp = np.diag(confusion).astype(float)
     support, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
@@ -82,8 +84,8 @@ def per_class_report(confusion: np.ndarray) -> list[dict[str, Any]]:
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         rows.append(
             {
-                "breed": BREED_IDS[i],
-                "name": human_name(BREED_IDS[i]),
+                "breed": classes[i],
+                "name": human_name(classes[i]),
                 "precision": precision,
                 "recall": recall,
                 "f1": f1,
@@ -93,7 +95,9 @@ def per_class_report(confusion: np.ndarray) -> list[dict[str, Any]]:
     return rows
 
 
-def most_confused(confusion: np.ndarray, *, top: int = 20, min_count: int = 1) -> list[dict[str, Any]]:
+def most_confused(
+    confusion: np.ndarray, *, top: int = 20, min_count: int = 1, classes: tuple[str, ...] = BREED_IDS
+) -> list[dict[str, Any]]:
     """The (true, predicted) pairs with the most mistakes, most first (fastai's ``most_confused``)."""
     off = confusion.copy()
     np.fill_diagonal(off, 0)
@@ -103,7 +107,7 @@ def most_confused(confusion: np.ndarray, *, top: int = 20, min_count: int = 1) -
         t, p = np.unravel_index(flat, off.shape)
         if off[t, p] < min_count:
             break
-        pairs.append({"true": human_name(BREED_IDS[t]), "predicted": human_name(BREED_IDS[p]), "count": int(off[t, p])})
+        pairs.append({"true": human_name(classes[t]), "predicted": human_name(classes[p]), "count": int(off[t, p])})
     return pairs
 
 

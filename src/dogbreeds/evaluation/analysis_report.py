@@ -26,14 +26,14 @@ def write_analysis(predictions_file: str | Path, out: str | Path, *, top: int = 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     p = load_predictions(predictions_file)
-    confusion = confusion_matrix(p.labels, p.preds)
-    report = sorted(per_class_report(confusion), key=lambda r: (r["f1"], r["name"]))
-    pairs = most_confused(confusion, top=top)
+    confusion = confusion_matrix(p.labels, p.preds, len(p.classes))
+    report = sorted(per_class_report(confusion, p.classes), key=lambda r: (r["f1"], r["name"]))
+    pairs = most_confused(confusion, top=top, classes=p.classes)
     summary = {**summarise_predictions(p), "predictions": str(predictions_file), "most_confused": pairs[:5]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     _write_csv(out / "per_breed.csv", report)
     _write_csv(out / "most_confused.csv", pairs)
-    plot_confusion(confusion, out / "confusion.png")
+    plot_confusion(confusion, out / "confusion.png", classes=p.classes)
     plot_reliability(p, out / "reliability.png")
     plot_top_losses(p, out / "top_losses.png")
     lines = [

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.core.breeds import BREED_IDS, human_name
+from dogbreeds.core.breeds import display_name, human_name
+from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import classification_metrics
 from dogbreeds.core.parallel import batched, map_ahead
@@ -48,8 +49,18 @@ def evaluate_samples(
 ) -> EvalResult:
     """Predict every sample; metrics count readable photos only (unreadable ones are listed in ``errors``).
 
-    ``box_margin`` crops to each sample's annotated box first (with that margin), when it has one.
+    ``box_margin`` crops to each sample's annotated box first (with that margin), when it has one. Labels are
+    matched to the model's classes by breed id, so a tree with breeds of its own is scored by a model that knows
+    them.
+
+    Raises:
+        UsageError: a breed of the photos is not among the model's classes.
     """
+    index = {c: i for i, c in enumerate(predictor.card.classes)}
+    unknown = sorted({s.breed_id for s in samples} - set(index))
+    if unknown:
+        raise UsageError(_("the model does not know {names}: evaluate it on the breeds it was trained on",
+                           names=", ".join(display_name(b) for b in unknown[:5])))  # fmt: skip
 
     def load(s: Sample) -> np.ndarray | str:
         try:
@@ -75,8 +86,8 @@ def evaluate_samples(
                 dog.append(out.dog_probability)
                 kept.extend(s for s, _ in good)
             bar.advance(len(part))
-    z = np.concatenate(logits) if logits else np.zeros((0, len(BREED_IDS)), np.float32)
-    labels = np.array([s.label for s in kept], dtype=np.int64)
+    z = np.concatenate(logits) if logits else np.zeros((0, len(index)), np.float32)
+    labels = np.array([index[s.breed_id] for s in kept], dtype=np.int64)
     metrics = classification_metrics(z, labels)
     metrics["unreadable"] = len(errors)
     return EvalResult(metrics, _rows(predictor, kept, z, np.concatenate(dog) if dog else np.zeros(0)), errors)
@@ -86,21 +97,23 @@ def _rows(predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: 
     from dogbreeds.core.metrics import softmax
 
     probs = softmax(logits) if len(logits) else logits
+    index = {c: i for i, c in enumerate(predictor.card.classes)}
     rows = []
     for i, s in enumerate(samples):
         pred = predictor.describe(str(s.path), probs[i], float(dog[i]), top_k=5)
+        label = index[s.breed_id]
         rows.append(
             {
                 "path": pred.path,
-                "label": BREED_IDS[s.label],
-                "label_name": human_name(BREED_IDS[s.label]),
+                "label": s.breed_id,
+                "label_name": human_name(s.breed_id),
                 "pred": pred.breed,
                 "pred_name": pred.name,
                 "probability": round(float(pred.probability or 0.0), 6),
-                "p_true": round(float(probs[i, s.label]), 6),
-                "correct": pred.breed == BREED_IDS[s.label],
+                "p_true": round(float(probs[i, label]), 6),
+                "correct": pred.breed == s.breed_id,
                 "top5": "|".join(k["breed"] for k in pred.top_k),
-                "loss": round(float(-np.log(max(probs[i, s.label], 1e-12))), 6),
+                "loss": round(float(-np.log(max(probs[i, label], 1e-12))), 6),
                 "dog_probability": None if np.isnan(dog[i]) else round(float(dog[i]), 6),
                 "verdict": pred.verdict,
             }
@@ -136,6 +149,6 @@ def evaluate(
     precision: str = "fp32",
 ) -> EvalResult:
     """Evaluate a model on a Stanford Dogs split or on a folder-per-breed tree (with any inference backend)."""
-    samples = load_samples(data, split, images=images).limit_per_class(limit_per_class)
     predictor = Predictor(model, backend=backend, precision=precision)
+    samples = load_samples(data, split, images=images, also=predictor.card.classes).limit_per_class(limit_per_class)
     return evaluate_samples(predictor, samples.samples, batch_size=batch_size, box_margin=box_margin)

@@ -19,7 +19,9 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def plot_confusion(confusion: np.ndarray, out: Path, *, max_breeds: int = 30) -> Path:
+def plot_confusion(
+    confusion: np.ndarray, out: Path, *, max_breeds: int = 30, classes: tuple[str, ...] = BREED_IDS
+) -> Path:
     """The confusion matrix restricted to the breeds most involved in mistakes, so 120 breeds stay readable.
 
     Rows are normalised by support (each row shows where that breed's photos went); the diagonal is left out of
@@ -35,7 +37,7 @@ def plot_confusion(confusion: np.ndarray, out: Path, *, max_breeds: int = 30) ->
     rates = sub / np.maximum(confusion[keep].sum(axis=1, keepdims=True), 1)
     errors = rates.copy()
     np.fill_diagonal(errors, np.nan)
-    names = [human_name(BREED_IDS[i]) for i in keep]
+    names = [human_name(classes[i]) for i in keep]
     size = max(6.0, 0.32 * len(keep) + 3)
     fig, ax = plt.subplots(figsize=(size, size))
     im = ax.imshow(errors, cmap="Reds", vmin=0, vmax=max(float(np.nanmax(errors)) if len(keep) > 1 else 0.0, 1e-6))
@@ -110,7 +112,7 @@ def plot_top_losses(p: Predictions, out: Path, *, n: int = 16, thumb: int = 160)
             grid.paste(img, (x + (thumb - img.width) // 2, y + caption))
         except UnreadableImage:
             draw.text((x + 4, y + caption + 4), "photo missing", fill="red")
-        true, pred = human_name(BREED_IDS[p.labels[i]]), human_name(BREED_IDS[p.preds[i]])
+        true, pred = human_name(p.classes[p.labels[i]]), human_name(p.classes[p.preds[i]])
         draw.text((x + 3, y + 2), f"true: {true}"[:30], fill="darkgreen")
         draw.text((x + 3, y + 15), f"pred: {pred}"[:30], fill="darkred")
         draw.text((x + 3, y + 28), f"p={p.probability[i]:.2f} loss={p.loss[i]:.1f}", fill="black")

@@ -126,7 +126,7 @@ def evaluate_entry(entry: ModelEntry, samples: list[Any], cache: Path, fingerpri
         meta.write_text(json.dumps(cached, indent=2))
     entry.test = cached["metrics"]
     p = load_predictions(predictions)
-    entry.confused = most_confused(confusion_matrix(p.labels, p.preds), top=5)
+    entry.confused = most_confused(confusion_matrix(p.labels, p.preds, len(p.classes)), top=5, classes=p.classes)
 
 
 def build_report(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dogbreeds.core.breeds import BREED_IDS, display_name
+from dogbreeds.core.breeds import display_name, is_known_breed
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _
 from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE
@@ -18,10 +18,10 @@ def verdict_word(verdict: str) -> str:
 
 
 def _shown(breed: str | None, name: str | None) -> str:
-    """A breed's name in the user's language (the card's own name for a breed outside the 120)."""
+    """A breed's name in the user's language (the card's own name for a breed nobody listed)."""
     if breed is None:
         return name or ""
-    return display_name(breed) if breed in BREED_IDS else (name or breed)
+    return display_name(breed) if is_known_breed(breed) else (name or breed)
 
 
 def _common_folder(paths: list[str]) -> str:

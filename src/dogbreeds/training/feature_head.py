@@ -39,6 +39,7 @@ class FeaturesConfig:
     weights: str | None = "auto"
     split: str | None = None  # official list of a Stanford folder; None = "train" there, all photos elsewhere
     images: str | None = None  # Stanford image folder (Images or crops224); None = whichever exists
+    new_breeds: bool = False  # folders naming no known breed become new classes (else they are an error)
     flip: bool = True  # embed each photo and its mirror image and average the two, in training and prediction
     prior: str = "imagenet"  # "imagenet" (pull towards the backbone's own breed rows), "none", "auto" (val picks)
     l2: float | None = None  # None = chosen on the validation split from L2_GRID
@@ -69,6 +70,18 @@ def _imagenet_prior(backbone: str, weights: str | None) -> tuple[LinearHead | No
     return LinearHead(fc.weight.detach().numpy()[rows].copy(), fc.bias.detach().numpy()[rows].copy()), model
 
 
+def _with_new_classes(prior: LinearHead | None, num_classes: int) -> LinearHead | None:
+    """The ImageNet prior of the 120 breeds, and zero rows for the classes beyond them: a new breed starts from
+    nothing and is pulled towards nothing, while the 120 keep what ImageNet taught the backbone."""
+    if prior is None or num_classes == len(prior.bias):
+        return prior
+    extra = num_classes - len(prior.bias)
+    return LinearHead(
+        np.concatenate([prior.weight, np.zeros((extra, prior.weight.shape[1]), prior.weight.dtype)]),
+        np.concatenate([prior.bias, np.zeros(extra, prior.bias.dtype)]),
+    )
+
+
 def _candidate_priors(choice: str, imagenet: LinearHead | None) -> dict[str, LinearHead | None]:
     """The priors to try; a backbone without a 1000-way ImageNet head can only use "none"."""
     if imagenet is None:
@@ -96,7 +109,11 @@ class Trial:
 
 
 def select_head(
-    train: Embeddings, val: Embeddings, priors: dict[str, LinearHead | None], l2_grid: tuple[float, ...]
+    train: Embeddings,
+    val: Embeddings,
+    priors: dict[str, LinearHead | None],
+    l2_grid: tuple[float, ...],
+    num_classes: int = NUM_BREEDS,
 ) -> tuple[Trial, list[Trial]]:
     """Try every (prior, l2) on the validation split; best top-1, then lowest loss.
 
@@ -108,7 +125,7 @@ def select_head(
         for prior_name, prior in priors.items():
             previous = None
             for l2 in sorted(l2_grid, reverse=True):
-                head = fit_linear_head(x, y, num_classes=NUM_BREEDS, l2=l2, prior=prior, init=previous)
+                head = fit_linear_head(x, y, num_classes=num_classes, l2=l2, prior=prior, init=previous)
                 previous = head
                 val_metrics = classification_metrics(head.logits(val.averaged), val.labels)
                 trials.append(Trial(prior_name, l2, head, val_metrics))
@@ -122,9 +139,12 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     from dogbreeds.models.backbones import backbone_preprocess, weights_source
 
     started = time.perf_counter()
-    data = load_samples(cfg.data, cfg.split, images=cfg.images).limit_per_class(cfg.limit_per_class)
+    data = load_samples(cfg.data, cfg.split, images=cfg.images, new_breeds=cfg.new_breeds)
+    data = data.limit_per_class(cfg.limit_per_class)
+    num_classes = len(data.classes)
     train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
     prior, backbone = _imagenet_prior(cfg.backbone, cfg.weights)
+    prior = _with_new_classes(prior, num_classes)
     preprocess = backbone_preprocess(backbone)
     spec = BackboneSpec(cfg.backbone, weights_digest(backbone), preprocess, flip=cfg.flip, box_margin=cfg.box_margin)
     emb = embed_samples(
@@ -138,7 +158,7 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
 
     priors = _candidate_priors(cfg.prior, prior)
     grid = (cfg.l2,) if cfg.l2 is not None else L2_GRID
-    best, trials = select_head(train, val, priors, grid)
+    best, trials = select_head(train, val, priors, grid, num_classes)
     val_logits = best.head.logits(val.averaged)
     temperature = fit_temperature(val_logits, val.labels)
     verdicts = choose_thresholds(
@@ -147,7 +167,7 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     )  # fmt: skip
     # Refit on every training photo; the temperature fitted on held-out photos carries over.
     head = fit_linear_head(
-        *_train_view(emb), num_classes=NUM_BREEDS, l2=best.l2, prior=priors[best.prior], init=best.head
+        *_train_view(emb), num_classes=num_classes, l2=best.l2, prior=priors[best.prior], init=best.head
     )
     fitted_at = time.perf_counter()
 
@@ -157,6 +177,7 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
         backbone=cfg.backbone,
         backbone_weights=weights_source(cfg.backbone, cfg.weights),
         preprocess=preprocess,
+        classes=list(data.classes),
         model_args={"in_features": int(emb.features.shape[1]), "flip_average": cfg.flip},
         temperature=temperature,
         verdicts=verdicts,
@@ -188,7 +209,7 @@ def _track(cfg: FeaturesConfig, card: ModelCard, out: Path, *, seconds: float) -
 
     t = card.training
     params = {**asdict(cfg), "method": "features", "model": f"features-head:{cfg.backbone}",
-              "parameters": card.model_args["in_features"] * NUM_BREEDS + NUM_BREEDS,
+              "parameters": (card.model_args["in_features"] + 1) * len(card.classes),
               "train_photos": t["n_train"], "chosen_prior": t["chosen_prior"], "chosen_l2": t["chosen_l2"]}  # fmt: skip
     params.pop("tracking_uri")
     tracker = Tracker(cfg.tracking_uri, f"features-{cfg.backbone}", params)

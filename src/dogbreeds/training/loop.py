@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from dogbreeds.core.breeds import NUM_BREEDS
 from dogbreeds.core.card import ONNX_NAME, ModelCard, save_card, write_json_atomic
+from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.transforms import Preprocess
 from dogbreeds.data.decoded import decode_samples
@@ -186,6 +187,9 @@ class _Run:
 def _load_arrays(cfg: TrainConfig, preprocess: Preprocess) -> tuple[ArrayData, ArrayData, str]:
     """Split, cap (``max_train_samples``) and decode once at the evaluation size; returns the data fingerprint."""
     data = load_samples(cfg.data, cfg.split, images=cfg.images).limit_per_class(cfg.limit_per_class)
+    if len(data.classes) != NUM_BREEDS:
+        raise UsageError(_("breeds outside the 120 ({names}) are learnt with --method features (the default) only",
+                           names=", ".join(data.classes[NUM_BREEDS:][:5])))  # fmt: skip
     train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
     train_samples = train_set.samples
     if cfg.max_train_samples and cfg.max_train_samples < len(train_samples):
