@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The packages the inference side is made of: mypy checks them strictly enough to catch real mistakes.
 TYPED := src/dogbreeds/core src/dogbreeds/data src/dogbreeds/inference src/dogbreeds/catalog \
-         src/dogbreeds/evaluation src/dogbreeds/cli
+         src/dogbreeds/evaluation src/dogbreeds/cli src/dogbreeds/web
 
 .PHONY: demo test test-fast lint messages docs clean
 

@@ -1,6 +1,7 @@
 """Keep the message catalogue in step with the code (``make messages``): extract every ``_()`` / ``n_()`` text from
-``src/`` and argparse's own words, then merge them into each language's ``.po`` (new texts untranslated, gone
-ones dropped). Translate what is new, then run the tests: ``tests/test_i18n.py`` fails while a text lacks French.
+``src/`` (Python and the web app's templates) and argparse's own words, then merge them into each language's
+``.po`` (new texts untranslated, gone ones dropped). Translate what is new, then run the tests:
+``tests/test_i18n.py`` fails while a text lacks French.
 
     python scripts/messages.py            # update src/dogbreeds/locale/*/LC_MESSAGES/dogbreeds.po
     python scripts/messages.py --check    # exit 1 if a .po is out of date or incomplete (what CI runs)
@@ -20,13 +21,17 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "src" / "dogbreeds" / "locale"
 KEYWORDS = {"_": None, "n_": (1, 2), "N_": None}
+# the web app's pages call the same _() and n_() inside their Jinja templates (a template that does not parse
+# fails here, instead of silently losing its texts)
+METHODS = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
+OPTIONS = {"**/templates/**.html": {"silent": "false"}}
 
 
 def template() -> Catalog:
     """Every text the program shows: ours, and argparse's (usage, errors), which it asks through gettext."""
     catalog = Catalog(project="dogbreeds", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT / "src"), method_map=[("**.py", "python")], keywords=KEYWORDS
+        str(ROOT / "src"), method_map=METHODS, options_map=OPTIONS, keywords=KEYWORDS
     ):
         catalog.add(message, locations=[(filename, lineno)], auto_comments=comments, context=context)
     for lineno, message, comments, context in extract_from_file(

@@ -18,13 +18,13 @@ import sys
 from collections.abc import Sequence
 
 from dogbreeds import __version__
-from dogbreeds.cli import catalog, data, evaluation, models, predict, training
+from dogbreeds.cli import catalog, data, evaluation, models, predict, training, web
 from dogbreeds.cli.common import HelpFormatter
 from dogbreeds.core.errors import DogbreedsError, extra_for
 from dogbreeds.core.i18n import LANGUAGES, _, set_language
 
 EXIT_USER_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 2, 3, 130
-GROUPS = (predict, catalog, evaluation, training, data, models)
+GROUPS = (predict, catalog, evaluation, training, data, models, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

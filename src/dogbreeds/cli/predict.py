@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from dogbreeds.cli.common import batch_options, command, model_options, positive_int
@@ -54,18 +53,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def predictions_json(objects: list[dict]) -> str:
-    """Valid JSON whatever the photos: names that are not UTF-8 escaped, NaN (and infinities) written as null."""
-    from dogbreeds.core.files import printable
+    """Valid JSON whatever the photos: names that are not UTF-8 escaped, NaN (and infinities) written as null
+    (:func:`~dogbreeds.core.files.json_ready`, which the web API's ``/api/predict`` uses too)."""
+    from dogbreeds.core.files import json_ready
 
-    def clean(value: object) -> object:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, str):
-            return printable(value)
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    return json.dumps(clean(objects), indent=2, ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_ready(objects), indent=2, ensure_ascii=False, allow_nan=False)

@@ -57,6 +57,12 @@ EXTRA_OF_PACKAGE = {
     "nncf": "quantize",
     "psycopg": "postgres",
     "pillow_heif": "heic",
+    "fastapi": "web",
+    "starlette": "web",
+    "uvicorn": "web",
+    "jinja2": "web",
+    "multipart": "web",  # python-multipart, under its old and new module names
+    "python_multipart": "web",
 }
 
 

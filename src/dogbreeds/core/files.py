@@ -8,6 +8,7 @@ UTF-8. Everything dogbreeds reads from a user's tree goes through :func:`read_re
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import stat
 from pathlib import Path
@@ -107,3 +108,17 @@ def printable(text: str | os.PathLike[str]) -> str:
             return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:  # a lone surrogate that did not come from a file name's bytes
             return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def json_ready(value: object) -> object:
+    """``value`` as valid JSON can hold it, whatever the photos: names that are not UTF-8 escaped (see
+    :func:`printable`), NaN and infinities as None. What ``predict --json`` prints and the web API returns."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_ready(v) for v in value]
+    return value

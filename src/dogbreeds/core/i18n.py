@@ -9,15 +9,19 @@ The catalogue is a gettext ``.po`` file kept with Babel (``make messages`` extra
 message has no French translation or a translation loses a field). It is read here with a small parser instead of a
 compiled ``.mo``, so no generated binary lives in git and reading it costs about a millisecond. The language is
 ``--lang``, else ``$DOGBREEDS_LANG``, else the system locale (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``),
-else English.
+else English. A web request speaks its visitor's language through :func:`speaking`, without changing the
+process's.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
 import functools
 import gettext
 import os
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -108,6 +112,9 @@ def _translations(language: str) -> gettext.NullTranslations:
 
 
 _language = choose_language()
+# The language of one web request, where it differs from the process's: a context variable, because a server
+# answers an English and a French visitor at the same time (a global would switch under one of them).
+_context_language: contextvars.ContextVar[str | None] = contextvars.ContextVar("dogbreeds_language", default=None)
 
 
 def set_language(language: str | None) -> str:
@@ -118,18 +125,30 @@ def set_language(language: str | None) -> str:
 
 
 def current_language() -> str:
-    return _language
+    return _context_language.get() or _language
+
+
+@contextlib.contextmanager
+def speaking(language: str) -> Iterator[str]:
+    """Speak ``language`` (one of :data:`LANGUAGES`, else English) inside the block, in this context only: what a
+    web request does for its visitor. Threads that the block hands work to keep it when given the context
+    (``contextvars.copy_context().run``, as Starlette's thread pool does)."""
+    token = _context_language.set(language if language in LANGUAGES else "en")
+    try:
+        yield current_language()
+    finally:
+        _context_language.reset(token)
 
 
 def _(message: str, /, **fields: Any) -> str:
     """``message`` in the current language, its ``{fields}`` filled in."""
-    text = _translations(_language).gettext(message)
+    text = _translations(current_language()).gettext(message)
     return text.format(**fields) if fields else text
 
 
 def n_(singular: str, plural: str, n: int, /, **fields: Any) -> str:
     """The singular or plural form for ``n`` (also passed to the template as ``{n}``), in the current language."""
-    text = _translations(_language).ngettext(singular, plural, n)
+    text = _translations(current_language()).ngettext(singular, plural, n)
     return text.format(n=n, **fields)
 
 
