@@ -100,11 +100,20 @@ def test_sigkill_mid_run_then_resume_ends_with_exactly_one_row_per_photo(tmp_pat
     proc.wait()
     killed_at = sqlite3.connect(db).execute("select count(*) from photos").fetchone()[0]
     assert 0 < killed_at < 74
+    assert _classified_without_embedding(db) == set()  # an embedding lands with its row, or neither does
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     con = sqlite3.connect(db)
     paths = [r[0] for r in con.execute("select path from photos")]
     expected = sorted(str(p.resolve()) for p in lib.rglob("*.jpg"))
     assert sorted(paths) == expected and len(set(paths)) == len(paths) == 74
+    assert _classified_without_embedding(db) == set()
+    assert con.execute("select count(*) from embeddings").fetchone()[0] == 72
+
+
+def _classified_without_embedding(db: Path) -> set[str]:
+    query = ("select path from photos where verdict != 'unreadable' and sha256 not in "
+             "(select sha256 from embeddings where embeddings.model_id = photos.model_id)")  # fmt: skip
+    return {r[0] for r in sqlite3.connect(db).execute(query)}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "parquet"])
@@ -188,7 +197,7 @@ def test_review_records_confirmations_and_corrections_then_exports_a_training_tr
     opened: list[str] = []
     said: list[str] = []
     stats = run_review(engine, reviewer="ana", ask=lambda _: next(answers), say=said.append, opener=opened.append)
-    assert opened == [waiting[0]["path"]] and any("not one of the 120" in s for s in said)
+    assert opened == [waiting[0]["path"]] and any("not a breed dogbreeds knows" in s for s in said)
     assert (stats.confirmed + stats.corrected, stats.not_a_dog) == (3, 1)
     with engine.connect() as conn:
         rows = [r._asdict() for r in conn.execute(reviews.select().order_by(reviews.c.id))]
@@ -348,7 +357,7 @@ def test_a_known_content_whose_row_vanishes_meanwhile_is_classified_after_all(
 
     lib = _library(tmp_path / "lib")
     monkeypatch.setattr(
-        dogbreeds.catalog.database, "known_contents", lambda _, hashes, __: set(hashes)
+        dogbreeds.catalog.database, "known_contents", lambda _, hashes, __, **kw: set(hashes)
     )  # gone when written
     stats = _classify(lib, tmp_path / "c.db", predictor)
     assert (stats.classified, stats.reused, stats.unreadable) == (12, 0, 2)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from dogbreeds.catalog.database import count, iter_rows, open_catalog
+from dogbreeds.catalog.schema import SCHEMA_VERSION
 from dogbreeds.cli import main
 from dogbreeds.core.errors import CatalogError
 
@@ -311,7 +312,8 @@ def test_a_catalog_from_the_previous_release_is_upgraded_in_place(tmp_path: Path
     (row,) = list(iter_rows(engine))
     assert row["margin"] == pytest.approx(0.84) and row["final_breed"] == "n02085620-Chihuahua"
     con = sqlite3.connect(db)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert con.execute("SELECT count(*) FROM embeddings").fetchone() == (0,)  # schema 2's table, empty until classify
     assert {t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {"folders", "models"}
 
 

@@ -9,8 +9,11 @@ A pipeline of named stages, each a method taking the previous stage's output, re
     known         contents the catalog already classified with this model   (one query per batch)
     decode        pixels of the new contents only                           (worker threads)
     predict       the model on a batch; a content met twice runs once       (main thread)
-    write         the batch's rows, moved photos' old rows deleted          (one transaction per batch)
-    prune         rows of photos gone from the folders classified           (after a complete walk)
+    write         rows and embeddings; moved photos' old rows deleted      (one transaction per batch)
+    prune         rows of photos gone from the folders, unused embeddings  (after a complete walk)
+
+Each content's embedding is written with its row, in the same transaction, for ``dogbreeds similar``; a content
+the catalog holds without one (a catalog from before schema 2) counts as new, so it is run once more.
 
 Resumable and exact: an unchanged photo (same path, size and mtime) is skipped without being read; a photo whose
 content the catalog already knows for this model (a copy, a link, a photo moved or renamed) is read and hashed
@@ -60,6 +63,7 @@ class ClassifyStats:
     saved: int = 0  # rows written by this run so far (what an interrupted run keeps)
     rejudged: int = 0  # rows whose verdict changed with the thresholds
     pruned: int = 0  # rows of photos deleted from the folders classified
+    embeddings_pruned: int = 0  # embeddings no row uses any more
     walk: WalkCounts = field(default_factory=WalkCounts)
     seconds: float = 0.0
     by_verdict: dict[str, int] = field(default_factory=dict)
@@ -109,6 +113,7 @@ class Classifier:
         self.allow_outside = allow_outside
         self.model_id = predictor.card.id
         self.stats = ClassifyStats()  # live: an interrupted run still tells what it saved
+        self.embeds = True  # the model gives embeddings (all of ours do): a content without one is not done yet
         self._roots: list[str] = []  # the real paths of the folders being classified, each ending with a separator
 
     def run(self, folders: list[str | Path]) -> ClassifyStats:
@@ -131,6 +136,8 @@ class Classifier:
                 self.write(batch, self.predict(batch))
                 bar.advance(len(batch))
         stats.pruned = self.prune(roots)
+        stats.embeddings_pruned = database.prune_embeddings(self.engine)
+        database.checkpoint(self.engine)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -140,6 +147,10 @@ class Classifier:
         """The paths that need reading: the catalog is asked about a chunk of paths at a time."""
         for chunk in batched(paths, self.path_chunk):
             known = database.rows_by_path(self.engine, chunk)
+            if self.embeds:  # a row from before embeddings were kept (schema 1) is done again, once
+                hashes = [r["sha256"] for r in known.values() if r["sha256"] and r["model_id"] == self.model_id]
+                with_vector = database.embedded(self.engine, hashes, self.model_id)
+                known = {p: r for p, r in known.items() if r["sha256"] in with_vector or r["verdict"] == UNREADABLE}
             self.stats.photos += len(chunk)
             todo = [p for p in chunk if not self._unchanged(p, known.get(p))]
             self.stats.unchanged += len(chunk) - len(todo)
@@ -178,7 +189,11 @@ class Classifier:
         this thread only: worker threads never touch the database)."""
         for chunk in batched(photos, self.batch_size):
             hashes = [p.sha256 for p in chunk if p.sha256]
-            known = database.known_contents(self.engine, hashes, self.model_id) if hashes else set()
+            known = (
+                database.known_contents(self.engine, hashes, self.model_id, with_embedding=self.embeds)
+                if hashes
+                else set()
+            )
             for p in chunk:
                 p.known = p.sha256 in known
             yield from chunk
@@ -205,7 +220,10 @@ class Classifier:
         readable = [p for p in batch if p.sha256 and (p.known or p.pixels is not None)]
         hashes = [p.sha256 for p in readable if p.sha256]
         known = database.rows_by_hash(self.engine, hashes, self.model_id) if readable else {}
-        reuse = {id(p): known[p.sha256] for p in readable if p.sha256 in known}
+        # a decoded content met in rows written meanwhile (a copy in an earlier batch) takes them, unless they lack
+        # an embedding (an older catalog's): then it goes through the model again
+        complete = set(known) if not self.embeds else database.embedded(self.engine, list(known), self.model_id)
+        reuse = {id(p): known[p.sha256] for p in readable if p.sha256 in known and (p.known or p.sha256 in complete)}
         for p in batch:
             if p.known and id(p) not in reuse:  # its known row was deleted meanwhile (a race): decode it after all
                 vars(p).update(vars(self.decode(self.read(p.path))))
@@ -216,6 +234,8 @@ class Classifier:
         ready = list(first.values())
         pixels = [p.pixels for p in ready if p.pixels is not None]  # all of them: only decoded photos are first
         output = self.predictor.run_pixels(np.stack(pixels)) if ready else None
+        if output is not None and output.features is None:
+            self.embeds = False
         return Predicted(reuse, first, output, {sha: i for i, sha in enumerate(first)})
 
     # -- write --------------------------------------------------------------------------------------------------
@@ -223,6 +243,7 @@ class Classifier:
     def write(self, batch: list[Photo], predicted: Predicted) -> None:
         """The batch's rows in one transaction, with the rows they replace (a moved photo's old paths)."""
         rows, stale = [], []
+        vectors = self._vectors(predicted)
         stamp = database.now()
         for p in batch:
             if p.vanished:  # deleted between the walk and the read: nothing to record
@@ -233,8 +254,16 @@ class Classifier:
             stale += gone
             setattr(self.stats, how, getattr(self.stats, how) + 1)
             self.stats.by_verdict[row["verdict"]] = self.stats.by_verdict.get(row["verdict"], 0) + 1
-        database.upsert(self.engine, rows, delete_paths=stale)
+        database.upsert(self.engine, rows, delete_paths=stale, vectors=vectors)
         self.stats.saved += len(rows)
+
+    def _vectors(self, predicted: Predicted) -> list[dict[str, Any]]:
+        """The embeddings of the contents that went through the model, one per content."""
+        out = predicted.output
+        if out is None or out.features is None:
+            return []
+        return [{"sha256": sha, "model_id": self.model_id, "vector": database.to_vector(out.features[i])}
+                for sha, i in predicted.index.items()]  # fmt: skip
 
     def _row(self, p: Photo, predicted: Predicted, stamp: Any) -> tuple[dict[str, Any], str, list[str]]:
         """A photo's catalog row, how it was obtained (classified, reused or unreadable), and the paths whose rows

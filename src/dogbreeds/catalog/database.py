@@ -23,11 +23,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from dogbreeds.catalog.schema import COLUMNS, SCHEMA_VERSION, folders, found_version, models, photos, reviews, upgrade
+from dogbreeds.catalog.schema import (
+    COLUMNS,
+    SCHEMA_VERSION,
+    embeddings,
+    folders,
+    found_version,
+    models,
+    photos,
+    reviews,
+    upgrade,
+)
 from dogbreeds.core.card import Verdicts
 from dogbreeds.core.errors import CatalogError, MissingExtraError
 from dogbreeds.core.i18n import _
@@ -275,15 +286,38 @@ def rows_by_path(engine: Engine, paths: list[str]) -> dict[str, dict[str, Any]]:
         return {row.path: row._asdict() for row in conn.execute(query)}
 
 
-def known_contents(engine: Engine, hashes: list[str], model_id: str) -> set[str]:
-    """Which of these content hashes have a classified row (not an unreadable one) for this model."""
+def known_contents(engine: Engine, hashes: list[str], model_id: str, *, with_embedding: bool = False) -> set[str]:
+    """Which of these content hashes have a classified row (not an unreadable one) for this model (and, with
+    ``with_embedding``, its embedding too)."""
     query = (
         select(photos.c.sha256)
         .distinct()
         .where(photos.c.sha256.in_(hashes), photos.c.model_id == model_id, photos.c.verdict != "unreadable")
     )
+    if with_embedding:
+        query = query.where(photos.c.sha256.in_(embedded_query(model_id)))
     with engine.connect() as conn:
         return set(conn.scalars(query))
+
+
+def embedded_query(model_id: str) -> Any:
+    return select(embeddings.c.sha256).where(embeddings.c.model_id == model_id)
+
+
+def embedded(engine: Engine, hashes: list[str], model_id: str) -> set[str]:
+    """Which of these contents have an embedding under this model."""
+    if not hashes:
+        return set()
+    with engine.connect() as conn:
+        return set(conn.scalars(embedded_query(model_id).where(embeddings.c.sha256.in_(hashes))))
+
+
+def to_vector(features: np.ndarray) -> bytes:
+    """An embedding as stored: int8, scaled so its largest component is 127 (cosine similarity ignores the scale).
+    A quarter of float32's bytes and half of float16's, and NumPy widens int8 three times faster than float16:
+    reading and searching 100,000 of them is what a ``similar`` query costs (docs/results.md)."""
+    peak = float(np.max(np.abs(features))) if len(features) else 0.0
+    return np.round(features * (127.0 / peak if peak > 0 else 0.0)).astype(np.int8).tobytes()
 
 
 def rows_by_hash(
@@ -312,19 +346,56 @@ def _insert(engine: Engine) -> Any:
     return insert
 
 
-def upsert(engine: Engine, rows: list[dict[str, Any]], *, delete_paths: list[str] | None = None) -> None:
-    """Insert or replace rows by path, and delete the rows of ``delete_paths``, all in one transaction."""
+def upsert(
+    engine: Engine,
+    rows: list[dict[str, Any]],
+    *,
+    delete_paths: list[str] | None = None,
+    vectors: list[dict[str, Any]] | None = None,
+) -> None:
+    """Insert or replace rows by path, delete the rows of ``delete_paths``, and insert or replace the contents'
+    ``vectors`` (``sha256``, ``model_id``, ``vector``), all in one transaction: a row never lands without its
+    embedding, whenever the run is killed."""
     if not rows and not delete_paths:
         return
-    stmt = _insert(engine)(photos)
+    insert = _insert(engine)
+    stmt = insert(photos)
     stmt = stmt.on_conflict_do_update(
         index_elements=["path"], set_={c: stmt.excluded[c] for c in COLUMNS if c != "path"}
     )
     with writing(engine) as conn:
         if rows:
             conn.execute(stmt, rows)
+        if vectors:
+            vstmt = insert(embeddings)
+            vstmt = vstmt.on_conflict_do_update(
+                index_elements=["sha256", "model_id"], set_={"vector": vstmt.excluded.vector}
+            )
+            conn.execute(vstmt, vectors)
         if delete_paths:
             conn.execute(photos.delete().where(photos.c.path.in_(delete_paths)))
+
+
+def checkpoint(engine: Engine) -> None:
+    """Fold a SQLite catalog's write-ahead log back into the file after a run: a log left behind (hundreds of MB
+    after a big run) would be read by every later command that opens the catalog, read-only ones included."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except SQLAlchemyError:  # another process is reading or writing: it, or the next run, will fold the log
+        pass
+
+
+def prune_embeddings(engine: Engine) -> int:
+    """Delete the embeddings no row uses any more (every photo of that content deleted, or classified with another
+    model since); returns how many went."""
+    used = select(photos.c.sha256).where(
+        photos.c.sha256 == embeddings.c.sha256, photos.c.model_id == embeddings.c.model_id
+    )
+    with writing(engine) as conn:
+        return int(conn.execute(embeddings.delete().where(~used.exists())).rowcount or 0)
 
 
 def paths_under(engine: Engine, root: str) -> Iterator[str]:
@@ -418,7 +489,12 @@ def _latest_reviews() -> Any:
 
 
 def iter_rows(
-    engine: Engine, *, verdict: str | None = None, final_verdict: str | None = None
+    engine: Engine,
+    *,
+    verdict: str | None = None,
+    final_verdict: str | None = None,
+    hashes: list[str] | None = None,
+    model_id: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every row, by path, with the volunteers' latest decision and the final answer (see :func:`final_answer`);
     read a chunk at a time by path, so memory stays flat and no transaction stays open while the caller works."""
@@ -432,6 +508,10 @@ def iter_rows(
     ).outerjoin(latest, and_(latest.c.sha256 == photos.c.sha256, latest.c.rank == 1))
     if verdict:
         query = query.where(photos.c.verdict == verdict)
+    if hashes is not None:
+        query = query.where(photos.c.sha256.in_(hashes))
+    if model_id is not None:
+        query = query.where(photos.c.model_id == model_id)
     last: str | None = None
     while True:
         page = query if last is None else query.where(photos.c.path > last)

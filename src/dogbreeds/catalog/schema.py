@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 photos = Table(
@@ -88,7 +89,18 @@ models = Table(
     Column("updated_at", DateTime(timezone=True)),
 )
 
-OURS = {"photos", "reviews", "meta", "folders", "models"}
+# Each content's embedding under a model (schema 2): what `dogbreeds similar` searches. Keyed by content, like
+# reviews, so a copy or a moved photo shares its original's; int8 scaled to its largest component (1.25 KB for
+# 1,280 numbers; see database.to_vector).
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("model_id", String(80), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+OURS = {"photos", "reviews", "meta", "folders", "models", "embeddings"}
 
 
 def found_version(conn: Connection, *, alone: bool = True) -> int | None:
@@ -150,7 +162,13 @@ def _v0_to_v1(conn: Connection) -> None:
             conn.execute(text("UPDATE photos SET margin = :m WHERE path = :p"), updates)
 
 
-UPGRADES: dict[int, Callable[[Connection], None]] = {0: _v0_to_v1}  # from version N to N + 1
+def _v1_to_v2(conn: Connection) -> None:
+    """Schema 2: the embeddings table. Rows classified before it have none: the next ``classify`` runs the model
+    again on those photos only, and writes the same rows with their embeddings."""
+    metadata.create_all(conn, tables=[embeddings])
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {0: _v0_to_v1, 1: _v1_to_v2}  # from version N to N + 1
 
 
 def upgrade(conn: Connection, version: int | None) -> None:

@@ -49,6 +49,12 @@ def _storable(path: str, counts: WalkCounts) -> bool:
     return True
 
 
+def catalog_key(path: str | os.PathLike[str]) -> str:
+    """A photo's key in the catalog: its absolute path with the folder resolved, its own name kept."""
+    path = os.fspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+
+
 def library_photos(
     paths: list[str | os.PathLike[str]], *, allow_outside: bool = False, counts: WalkCounts | None = None
 ) -> Iterator[str]:
@@ -77,7 +83,7 @@ def library_photos(
             yield key
     seen: set[str] = set()
     for path in (os.fspath(p) for p in paths if not os.path.isdir(p)):  # files named one by one
-        key = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+        key = catalog_key(path)
         if os.path.dirname(key) in walked or key in seen:
             continue  # the walk yielded it already
         seen.add(key)

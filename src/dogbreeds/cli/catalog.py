@@ -1,4 +1,5 @@
-"""The catalog commands: ``classify``, ``export``, ``sort``, ``review`` and ``corrections export``."""
+"""The catalog commands: ``classify``, ``export``, ``sort``, ``review``, ``stats``, ``similar`` and ``corrections
+export``."""
 
 from __future__ import annotations
 
@@ -119,6 +120,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     p.add_argument("--breeds", type=positive_int, default=15, help=_("show the N breeds with most photos"))
+
+    p = command(
+        sub,
+        "similar",
+        help=_("the catalogued photos most like a photo (the same dog photographed twice, look-alikes)"),
+        examples=["dogbreeds similar found-dog.jpg --db catalog.db", "dogbreeds similar photo.jpg --top 20 --json"],
+        run=run_similar,
+        parents=[catalog_options(), model_options()],
+    )
+    p.add_argument("photo", metavar="PHOTO", help=_("the photo to match (in the catalog or not)"))
+    p.add_argument("--top", type=positive_int, default=10, help=_("how many photos to show"))
+    p.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
 
     c = sub.add_parser("corrections", help=_("volunteers' decisions"), description=_("volunteers' decisions"))
     csub = c.add_subparsers(dest="corrections_command", required=True, metavar=_("COMMAND"))
@@ -272,6 +285,51 @@ def run_stats(args: argparse.Namespace) -> int:
             print("  " + _("... and {n} more breeds", n=len(stats.breeds) - args.breeds))
     print(_("reviewed by volunteers: {reviewed}; waiting in the review queue: {waiting}", reviewed=stats.reviewed,
             waiting=stats.waiting))  # fmt: skip
+    return 0
+
+
+def run_similar(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from dogbreeds.catalog.database import open_catalog
+    from dogbreeds.catalog.similar import load_index, model_ids, neighbours, stored_vector
+    from dogbreeds.catalog.walk import catalog_key
+    from dogbreeds.core.breeds import display_name
+    from dogbreeds.core.card import load_card
+    from dogbreeds.core.errors import UsageError
+    from dogbreeds.core.files import printable, read_regular_file
+    from dogbreeds.inference.display import verdict_word
+    from dogbreeds.inference.predictor import resolve_model_path
+
+    engine = open_catalog(args.db, readonly=True)
+    model_id = load_card(resolve_model_path(args.model)).id
+    data, _st = read_regular_file(args.photo)
+    sha = hashlib.sha256(data).hexdigest()
+    index = load_index(engine, model_id)
+    if not len(index):
+        held = ", ".join(f"{m} ({n})" for m, n in model_ids(engine)) or _("none")
+        raise UsageError(_("{db} holds no embeddings of model {model} (it holds: {held}); run `dogbreeds classify` "
+                           "with this model first, or pass the --model the catalog was classified with",
+                           db=args.db, model=model_id, held=held))  # fmt: skip
+    query = stored_vector(engine, sha, model_id)
+    if query is None:  # a photo the catalog does not hold: the model embeds it
+        from dogbreeds.data.images import UnreadableImage
+        from dogbreeds.inference.predictor import Predictor
+
+        predictor = Predictor(args.model, backend=args.backend, precision=args.precision)
+        try:
+            query = predictor.embed_paths([args.photo])[0]
+        except UnreadableImage as why:
+            raise UsageError(_("cannot read {photo}: {why}", photo=printable(args.photo), why=why)) from None
+    found = neighbours(engine, index, query, args.top, exclude_sha256=sha, query_path=catalog_key(args.photo))
+    if args.json:
+        print(json.dumps([n.to_dict() for n in found], indent=2, ensure_ascii=False))
+        return 0
+    for n in found:
+        breed = display_name(n.breed) if n.breed else verdict_word(n.verdict or "")
+        copies = "  " + n_("(+{n} copy)", "(+{n} copies)", len(n.paths) - 1) if len(n.paths) > 1 else ""
+        print(f"{n.similarity:6.3f}  {breed:<28} {printable(n.paths[0])}{copies}")
+    print(n_("{n} photo compared", "{n} photos compared", len(index)))
     return 0
 
 

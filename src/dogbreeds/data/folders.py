@@ -16,7 +16,8 @@ from dogbreeds.data.stanford import image_dir, is_stanford_root, load_stanford
 def load_folder_tree(root: Path, *, new_breeds: bool = False, also: Collection[str] = ()) -> SampleSet:
     """Photos under ``root/<breed folder>/`` (recursively), each folder naming a breed: one of the 120, one of the
     wider vocabulary (``dalmatien``, ``croisé``...), one of ``also`` (the new breeds a model knows), or with
-    ``new_breeds`` any name (a new class). The classes are the 120, then the tree's others (:func:`~dogbreeds.core.breeds.class_list`).
+    ``new_breeds`` any name (a new class). The classes are the 120, then the tree's others
+    (:func:`~dogbreeds.core.breeds.class_list`).
 
     Raises:
         UnknownBreedError: a folder names no breed (the message lists the closest names).

@@ -79,6 +79,7 @@ class BatchOutput:
     probabilities: np.ndarray  # N x 120
     dog_probability: np.ndarray  # N; NaN for a model without an ImageNet head (it cannot say "not a dog")
     logits: np.ndarray  # N x 120, before temperature
+    features: np.ndarray | None = None  # N x D pooled embeddings (what `similar` compares); None if not an output
 
 
 class Predictor:
@@ -106,7 +107,14 @@ class Predictor:
             raise ModelCardError(_("{path}: the card names {n} breeds but the model has {m} outputs",
                                    path=self.path, n=len(self.card.classes), m=logits.shape[-1]))  # fmt: skip
         dog = dog_mass(out["imagenet_logits"]) if "imagenet_logits" in out else np.full(len(logits), np.nan)
-        return BatchOutput(softmax(logits / self.card.temperature), dog, logits)
+        return BatchOutput(softmax(logits / self.card.temperature), dog, logits, out.get("features"))
+
+    def embed_paths(self, paths: list[str | Path], *, batch_size: int = 16) -> np.ndarray:
+        """The pooled embeddings of photos (N x D; a photo that cannot be read raises its UnreadableImage)."""
+        rows = [self.run_pixels(np.stack([self.load(p) for p in part])) for part in batched(iter(paths), batch_size)]
+        if any(r.features is None for r in rows):
+            raise ModelCardError(_("{path} gives no embeddings (no 'features' output)", path=self.path))
+        return np.concatenate([r.features for r in rows if r.features is not None])
 
     def load(self, path: str | Path) -> np.ndarray:
         return self.transform(load_rgb(path, min_size=self.card.preprocess.resize_to))

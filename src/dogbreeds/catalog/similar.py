@@ -1,0 +1,144 @@
+"""``dogbreeds similar``: the catalogued photos nearest to a photo, by the model's own embedding.
+
+The same dog photographed twice, or a look-alike for a lost-and-found search. Every content the catalog classified
+has its embedding stored (int8, scaled per photo; :func:`dogbreeds.catalog.database.to_vector`), so a query is one
+matrix product: exact search in NumPy, a chunk of the index at a time (docs/results.md has the time at 100,000
+photos and its command). An index of that size is 128 MB of int8: the chunks are widened to float32 one at a
+time, never the whole index at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from dogbreeds.catalog import database
+from dogbreeds.catalog.schema import embeddings
+
+SEARCH_CHUNK = 8192  # rows of the index multiplied at a time (32 MB of float32 at 1,280 dimensions)
+DUPLICATE_SIMILARITY = 0.95  # cosine similarity above which two photos are near-duplicates (re-encoded, resized)
+
+
+@dataclass
+class EmbeddingIndex:
+    """One model's stored embeddings: ``hashes[i]`` is the content of ``vectors[i]``."""
+
+    model_id: str
+    hashes: list[str]
+    vectors: np.ndarray  # N x D int8, each row scaled to its largest component
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def position(self, sha256: str) -> int | None:
+        try:
+            return self.hashes.index(sha256)
+        except ValueError:
+            return None
+
+    def search(self, query: np.ndarray, k: int, *, exclude: set[int] | None = None) -> list[tuple[int, float]]:
+        """The ``k`` rows most similar to ``query`` (cosine similarity), best first, leaving out ``exclude``."""
+        q = np.asarray(query, np.float32)
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        scores = np.empty(len(self), np.float32)
+        for start in range(0, len(self), SEARCH_CHUNK):
+            rows = self.vectors[start : start + SEARCH_CHUNK].astype(np.float32)
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            scores[start : start + SEARCH_CHUNK] = (rows @ q) / np.maximum(norms, 1e-12)
+        for i in exclude or ():
+            scores[i] = -np.inf
+        k = min(k, len(self) - len(exclude or ()))
+        if k <= 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(i), float(scores[i])) for i in best]
+
+
+def model_ids(engine: Engine) -> list[tuple[str, int]]:
+    """The models whose embeddings the catalog holds, with how many contents each, most first."""
+    query = select(embeddings.c.model_id, func.count()).group_by(embeddings.c.model_id)
+    with engine.connect() as conn:
+        return sorted(((m, int(n)) for m, n in conn.execute(query)), key=lambda t: -t[1])
+
+
+def load_index(engine: Engine, model_id: str) -> EmbeddingIndex:
+    """Every stored embedding of ``model_id``, read in one pass into one int8 array (a damaged row is left out)."""
+    query = select(embeddings.c.sha256, embeddings.c.vector).where(embeddings.c.model_id == model_id)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return EmbeddingIndex(model_id, [], np.zeros((0, 0), np.int8))
+    dim = len(rows[0][1])
+    good = [(sha, blob) for sha, blob in rows if len(blob) == dim]
+    vectors = np.empty((len(good), dim), np.int8)
+    for i, (_sha, blob) in enumerate(good):
+        vectors[i] = np.frombuffer(blob, np.int8)
+    return EmbeddingIndex(model_id, [sha for sha, _blob in good], vectors)
+
+
+def stored_vector(engine: Engine, sha256: str, model_id: str) -> np.ndarray | None:
+    with engine.connect() as conn:
+        blob = conn.scalar(
+            select(embeddings.c.vector).where(embeddings.c.sha256 == sha256, embeddings.c.model_id == model_id)
+        )
+    return None if blob is None else np.frombuffer(blob, np.int8).astype(np.float32)
+
+
+def rows_for(engine: Engine, hashes: list[str], model_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The catalog rows (with the volunteers' final answer) of these contents under this model, by content."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for chunk in (hashes[i : i + 500] for i in range(0, len(hashes), 500)):
+        for row in database.iter_rows(engine, hashes=chunk, model_id=model_id):
+            found.setdefault(row["sha256"], []).append(row)
+    return found
+
+
+@dataclass
+class Neighbour:
+    sha256: str
+    similarity: float
+    paths: list[str]  # every catalogued photo with this content (copies), first by path
+    breed: str | None  # the final answer: a volunteer's, else the model's when its verdict is dog
+    verdict: str | None  # the final verdict
+    model_breed: str | None  # the model's top breed, whatever its verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.paths[0] if self.paths else None, "copies": self.paths[1:],
+                "similarity": round(self.similarity, 4), "breed": self.breed, "verdict": self.verdict,
+                "model_breed": self.model_breed}  # fmt: skip
+
+
+def neighbours(
+    engine: Engine,
+    index: EmbeddingIndex,
+    query: np.ndarray,
+    k: int,
+    *,
+    exclude_sha256: str | None = None,
+    query_path: str | None = None,
+) -> list[Neighbour]:
+    """The ``k`` nearest catalogued contents to ``query`` with their rows. The query's own content
+    (``exclude_sha256``) is not searched: its other copies in the catalog, if any, come first, at similarity 1."""
+    own = index.position(exclude_sha256) if exclude_sha256 else None
+    hits = index.search(query, k, exclude={own} if own is not None else None)
+    rows = rows_for(engine, [index.hashes[i] for i, _s in hits], index.model_id)
+    out = []
+    if exclude_sha256:
+        same = rows_for(engine, [exclude_sha256], index.model_id).get(exclude_sha256, [])
+        copies = sorted((r for r in same if r["path"] != query_path), key=lambda r: r["path"])
+        if copies:
+            first = copies[0]
+            out.append(Neighbour(exclude_sha256, 1.0, [r["path"] for r in copies], first.get("final_breed"),
+                                 first.get("final_verdict"), first.get("breed")))  # fmt: skip
+    for i, score in hits:
+        found = sorted(rows.get(index.hashes[i], []), key=lambda r: r["path"])
+        if not found:  # an embedding whose rows went meanwhile
+            continue
+        first = found[0]
+        out.append(Neighbour(index.hashes[i], score, [r["path"] for r in found], first.get("final_breed"),
+                             first.get("final_verdict"), first.get("breed")))  # fmt: skip
+    return out

@@ -1,0 +1,135 @@
+"""Embeddings in the catalog and `dogbreeds similar`: written with their rows, found again, upgraded into old
+catalogs, pruned with their photos."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dogbreeds.catalog.classify import Classifier
+from dogbreeds.catalog.database import open_catalog, to_vector
+from dogbreeds.catalog.similar import EmbeddingIndex, load_index
+from dogbreeds.cli import main
+from dogbreeds.inference.predictor import Predictor
+
+from .conftest import EXAMPLES
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor()
+
+
+def _library(root: Path) -> Path:
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copy(root / "beagle.jpg", root / "beagle copy.jpg")  # the same bytes: one content
+    with Image.open(root / "pug.jpg") as img:  # the same photo, smaller and re-encoded: a near-duplicate
+        img.convert("RGB").resize((img.width * 3 // 4, img.height * 3 // 4)).save(root / "pug small.jpg", quality=70)
+    return root
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _contents(db: Path) -> tuple[set[str], set[str]]:
+    con = sqlite3.connect(db)
+    classified = {r[0] for r in con.execute("select sha256 from photos where verdict != 'unreadable'")}
+    embedded = {r[0] for r in con.execute("select sha256 from embeddings")}
+    return classified, embedded
+
+
+def test_every_classified_content_has_one_embedding_and_similar_finds_the_near_duplicate(
+    tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    classified, embedded = _contents(db)
+    assert classified == embedded and len(embedded) == len(list(lib.glob("*.jpg"))) - 1  # the copy shares one
+    index = load_index(open_catalog(str(db), readonly=True), predictor.card.id)
+    stored = index.vectors[index.hashes.index(_sha(lib / "pug.jpg"))].astype(np.float32)
+    (features,) = predictor.embed_paths([lib / "pug.jpg"])
+    assert index.vectors.dtype == np.int8 and np.abs(index.vectors).max() == 127
+    assert stored @ features / np.linalg.norm(stored) / np.linalg.norm(features) > 0.999  # int8 keeps the direction
+
+    assert main(["similar", str(lib / "pug small.jpg"), "--db", str(db), "--top", "3", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert Path(found[0]["path"]).name == "pug.jpg" and found[0]["similarity"] > 0.9 > found[1]["similarity"]
+    assert found[0]["breed"] == "n02110958-pug" and len(found) == 3
+
+    assert main(["similar", str(lib / "beagle.jpg"), "--db", str(db), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert Path(found[0]["path"]).name == "beagle copy.jpg" and found[0]["similarity"] == 1.0
+    assert all(Path(f["path"]).name != "beagle.jpg" for f in found)
+
+    outside = tmp_path / "found dog.jpg"  # not in the catalog: the model embeds it
+    with Image.open(lib / "pug.jpg") as img:
+        img.convert("RGB").rotate(3).save(outside)
+    assert main(["--lang", "fr", "similar", str(outside), "--db", str(db), "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "carlin" in out and "pug" in out.splitlines()[0]
+
+
+def test_similar_refuses_in_one_line(tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "c.db"
+    assert main(["similar", str(EXAMPLES / "pug.jpg"), "--db", str(db)]) == 2  # no catalog: never created
+    assert "no catalog" in capsys.readouterr().err.lower() and not db.exists()
+    open_catalog(str(db)).dispose()
+    assert main(["similar", str(EXAMPLES / "pug.jpg"), "--db", str(db)]) == 2
+    assert "classify" in capsys.readouterr().err
+    Classifier(predictor, open_catalog(str(db))).run([EXAMPLES / "pug.jpg"])
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    assert main(["similar", str(tmp_path / "notes.jpg"), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "notes.jpg" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_catalog_from_before_embeddings_gets_them_on_the_next_run_once(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    con = sqlite3.connect(db)  # as schema 1 left it: no embeddings table
+    con.execute("drop table embeddings")
+    con.execute("update meta set value = '1' where key = 'schema_version'")
+    con.commit()
+    con.close()
+    stats = Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    classified, embedded = _contents(db)
+    assert classified == embedded and stats.classified == len(embedded) and stats.unchanged == 0
+    again = Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    assert again.classified == 0 and again.unchanged == len(list(lib.glob("*.jpg")))
+
+
+def test_embeddings_go_with_their_last_photo(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    (lib / "beagle.jpg").unlink()  # its copy keeps the content
+    (lib / "husky.jpg").unlink()
+    stats = Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    classified, embedded = _contents(db)
+    assert classified == embedded and stats.embeddings_pruned == 1
+
+
+def test_search_is_exact_and_leaves_out_what_it_is_told() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20_000, 64)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    stored = np.stack([np.frombuffer(to_vector(v), np.int8) for v in x])
+    index = EmbeddingIndex("m", [f"{i:064x}" for i in range(len(x))], stored)
+    q = x[123] + 0.01 * rng.normal(size=64)
+    hits = index.search(q, 5)
+    widened = stored.astype(np.float32)
+    brute = np.argsort(-(widened @ q / np.linalg.norm(widened, axis=1)))[:5]
+    assert [i for i, _s in hits] == list(brute) and hits[0][0] == 123 and hits[0][1] > 0.99
+    assert 123 not in [i for i, _s in index.search(q, 5, exclude={123})]
+    assert len(index.search(q, 10**6)) == len(x)
