@@ -53,6 +53,37 @@ def test_the_wider_vocabulary_resolves(typed: str, breed: str) -> None:
     assert resolve_class(typed) == breed
 
 
+@pytest.mark.parametrize(
+    ("typed", "breed"),
+    [
+        ("bouledogue-anglais", "English_Bulldog"),
+        ("corgi-cardigan", "n02113186-Cardigan"),
+        ("springer-gallois", "n02102177-Welsh_springer_spaniel"),
+        ("basset-fauve-de-Bretagne", "Basset_Fauve_de_Bretagne"),
+        ("n02110958-pug", "n02110958-pug"),
+        ("n02110958", "n02110958-pug"),
+    ],
+)
+def test_hyphenated_names_are_whole_names_only_wordnet_ids_are_prefixes(typed: str, breed: str) -> None:
+    assert resolve_class(typed) == breed
+    with pytest.raises(UnknownBreedError):
+        resolve_class("pug-mix")  # not a pug: a name nobody listed
+
+
+def test_data_summary_counts_the_wider_vocabulary_and_new_breeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dogbreeds.cli import main
+
+    for folder in ("beagle", "dalmatien", "Berger de Picardie"):
+        make_photo(tmp_path / folder / "a.jpg", (0, 0, 0))
+    assert main(["data", "summary", str(tmp_path), "--json"]) == 2
+    assert "--new-breeds" in capsys.readouterr().err
+    assert main(["data", "summary", str(tmp_path), "--json", "--new-breeds"]) == 0
+    per_breed = json.loads(capsys.readouterr().out)["per_breed"]
+    assert per_breed == {"n02088364-beagle": 1, "Berger_de_Picardie": 1, "Dalmatian": 1}
+
+
 def test_a_new_breed_needs_asking_for_and_its_name_stays_readable_and_harmless() -> None:
     with pytest.raises(UnknownBreedError, match="--new-breeds"):
         resolve_class("Berger de Picardie")
@@ -92,6 +123,9 @@ def test_review_answers_mixed_known_other_and_new_breeds() -> None:
     assert decide("+Berger de Picardie", _row()) == ("corrected", "Berger_de_Picardie")
     assert "+" in str(decide("Berger de Picardie", _row()))  # unknown: tells how to record it as new
     assert "+" in str(decide("+  ", _row()))
+    for empty in ("+..", "+-", "+/"):  # nothing left of the name: asked again, the session goes on
+        assert isinstance(decide(empty, _row()), str)
+    assert decide("+dalmatien", _row()) == ("corrected", "Dalmatian")
 
 
 @pytest.mark.slow

@@ -109,6 +109,36 @@ def test_a_catalog_from_before_embeddings_gets_them_on_the_next_run_once(tmp_pat
     assert again.classified == 0 and again.unchanged == len(list(lib.glob("*.jpg")))
 
 
+def test_read_only_commands_leave_an_older_catalog_as_it_was(
+    tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    con = sqlite3.connect(db)  # as schema 1 left it
+    con.execute("drop table embeddings")
+    con.execute("update meta set value = '1' where key = 'schema_version'")
+    con.commit()
+    con.execute("pragma wal_checkpoint(truncate)")
+    con.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    assert main(["stats", "--db", str(db), "--json"]) == 0
+    assert main(["export", "--db", str(db), "--out", str(tmp_path / "out.csv")]) == 0
+    assert main(["similar", str(lib / "pug.jpg"), "--db", str(db)]) == 2
+    assert "classify" in capsys.readouterr().err
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_top_n_is_n_with_copies_included(tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]):
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    assert main(["similar", str(lib / "beagle.jpg"), "--db", str(db), "--top", "3", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+
+
 def test_embeddings_go_with_their_last_photo(tmp_path: Path, predictor: Predictor) -> None:
     lib = _library(tmp_path / "lib")
     db = tmp_path / "c.db"

@@ -344,6 +344,7 @@ def test_the_csv_export_is_the_catalogs(client: TestClient) -> None:
     assert answer.status_code == 200 and 'filename="catalog.csv"' in answer.headers["content-disposition"]
     lines = answer.text.splitlines()
     assert lines[0].startswith("path,sha256,") and len(lines) == 13
+    assert "/tmp" not in answer.text and not any(line.startswith("/") for line in lines)  # no server path leaks
     assert client.get("/export/catalog.exe").status_code == 404
 
 

@@ -45,6 +45,8 @@ from dogbreeds.core.i18n import _
 from dogbreeds.core.verdicts import judge
 
 DEFAULT_DB = "dogbreeds.db"
+READABLE_FROM = 1  # read-only commands read catalogs of this schema and later without upgrading them (2 only added
+# the embeddings table, which `similar` does without)
 DECISIONS = ("confirmed", "corrected", "not_a_dog")  # what counts as a volunteer's answer ("later" does not)
 READ_CHUNK = 1000  # rows read at a time by iter_rows
 
@@ -261,6 +263,8 @@ def open_catalog(url: str | os.PathLike[str] | None = None, *, readonly: bool = 
     if readonly:
         if version is None:
             raise CatalogError(_("not a dogbreeds catalog (no tables): {db}", db=describe(url)))
+        if version >= READABLE_FROM:  # what reading needs is there: a read-only command leaves the file as it is
+            return engine
         try:
             open_catalog(url).dispose()  # the upgrade, once, through a writable connection
         except CatalogError as err:

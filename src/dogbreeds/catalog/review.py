@@ -168,9 +168,10 @@ def decide(answer: str, row: dict[str, Any]) -> tuple[str, str | None] | str:
     if answer.lower() == "m":
         breed = MIXED_BREED
     elif answer.startswith("+"):  # a breed nobody listed: taken as typed (the next `train --new-breeds` learns it)
-        breed = resolve_class(answer[1:], new_breeds=True) if answer[1:].strip() else ""
+        breed = new_class_id(answer[1:])
         if not breed:
             return _("type the breed's name after the +")
+        breed = resolve_class(breed, new_breeds=True)  # a known breed typed with a +: that breed
     else:
         try:
             breed = resolve_class(answer)

@@ -9,11 +9,12 @@ time, never the whole index at once.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.schema import embeddings
@@ -58,8 +59,16 @@ class EmbeddingIndex:
         return [(int(i), float(scores[i])) for i in best]
 
 
+def has_embeddings(engine: Engine) -> bool:
+    """Whether the catalog has the embeddings table: a schema-1 catalog opened read-only has not (read-only
+    commands never upgrade a catalog; the next classify does)."""
+    return inspect(engine).has_table("embeddings")
+
+
 def model_ids(engine: Engine) -> list[tuple[str, int]]:
     """The models whose embeddings the catalog holds, with how many contents each, most first."""
+    if not has_embeddings(engine):
+        return []
     query = select(embeddings.c.model_id, func.count()).group_by(embeddings.c.model_id)
     with engine.connect() as conn:
         return sorted(((m, int(n)) for m, n in conn.execute(query)), key=lambda t: -t[1])
@@ -68,11 +77,14 @@ def model_ids(engine: Engine) -> list[tuple[str, int]]:
 def load_index(engine: Engine, model_id: str) -> EmbeddingIndex:
     """Every stored embedding of ``model_id``, read in one pass into one int8 array (a damaged row is left out)."""
     query = select(embeddings.c.sha256, embeddings.c.vector).where(embeddings.c.model_id == model_id)
+    if not has_embeddings(engine):
+        return EmbeddingIndex(model_id, [], np.zeros((0, 0), np.int8))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+    dims = Counter(len(blob) for _sha, blob in rows)
     if not rows:
         return EmbeddingIndex(model_id, [], np.zeros((0, 0), np.int8))
-    dim = len(rows[0][1])
+    dim = dims.most_common(1)[0][0]  # a damaged row is the odd one out, whichever comes first
     good = [(sha, blob) for sha, blob in rows if len(blob) == dim]
     vectors = np.empty((len(good), dim), np.int8)
     for i, (_sha, blob) in enumerate(good):
@@ -124,7 +136,7 @@ def neighbours(
     """The ``k`` nearest catalogued contents to ``query`` with their rows. The query's own content
     (``exclude_sha256``) is not searched: its other copies in the catalog, if any, come first, at similarity 1."""
     own = index.position(exclude_sha256) if exclude_sha256 else None
-    hits = index.search(query, k, exclude={own} if own is not None else None)
+    hits = index.search(query, k + 8, exclude={own} if own is not None else None)  # spares for rows gone
     rows = rows_for(engine, [index.hashes[i] for i, _s in hits], index.model_id)
     out = []
     if exclude_sha256:
@@ -141,4 +153,4 @@ def neighbours(
         first = found[0]
         out.append(Neighbour(index.hashes[i], score, [r["path"] for r in found], first.get("final_breed"),
                              first.get("final_verdict"), first.get("breed")))  # fmt: skip
-    return out
+    return out[:k]

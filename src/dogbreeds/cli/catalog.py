@@ -291,7 +291,7 @@ def run_stats(args: argparse.Namespace) -> int:
 def run_similar(args: argparse.Namespace) -> int:
     import hashlib
 
-    from dogbreeds.catalog.database import open_catalog
+    from dogbreeds.catalog.database import database_url, describe, open_catalog
     from dogbreeds.catalog.similar import load_index, model_ids, neighbours, stored_vector
     from dogbreeds.catalog.walk import catalog_key
     from dogbreeds.core.breeds import display_name
@@ -310,7 +310,7 @@ def run_similar(args: argparse.Namespace) -> int:
         held = ", ".join(f"{m} ({n})" for m, n in model_ids(engine)) or _("none")
         raise UsageError(_("{db} holds no embeddings of model {model} (it holds: {held}); run `dogbreeds classify` "
                            "with this model first, or pass the --model the catalog was classified with",
-                           db=args.db, model=model_id, held=held))  # fmt: skip
+                           db=describe(database_url(args.db)), model=model_id, held=held))  # fmt: skip
     query = stored_vector(engine, sha, model_id)
     if query is None:  # a photo the catalog does not hold: the model embeds it
         from dogbreeds.data.images import UnreadableImage

@@ -23,6 +23,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("root", type=Path, help=_("a Stanford Dogs folder or a folder-per-breed tree"))
     s.add_argument("--split", choices=["train", "test"], help=_("official list of a Stanford Dogs folder"))
     s.add_argument("--json", action="store_true", help=_("print the summary as JSON"))
+    s.add_argument(
+        "--new-breeds", action="store_true", help=_("count folders naming no known breed as new breeds, as train does")
+    )
     v = command(
         dsub,
         "preview",
@@ -47,7 +50,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def run_summary(args: argparse.Namespace) -> int:
     from dogbreeds.data.summary import print_summary, summarise
 
-    summary = summarise(args.root, args.split)
+    summary = summarise(args.root, args.split, new_breeds=args.new_breeds)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:

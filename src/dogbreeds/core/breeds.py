@@ -125,7 +125,7 @@ def resolve_breed(name: str) -> str:
         UnknownBreedError: with the closest breed names, so a typo in a folder name is easy to fix.
     """
     wnid = name.strip().split("-", 1)[0]
-    if wnid in _BY_KEY:
+    if re.fullmatch(r"n\d{8}", wnid) and wnid in _BY_KEY:  # a WordNet id, with or without its name
         return _BY_KEY[wnid]
     key = _normalise(name)
     if key in _BY_KEY:
@@ -154,7 +154,7 @@ def resolve_class(name: str, *, new_breeds: bool = False, also: Collection[str] 
             message lists the closest names and says how to teach a new breed.
     """
     wnid = name.strip().split("-", 1)[0]
-    if wnid in _BY_KEY:
+    if re.fullmatch(r"n\d{8}", wnid) and wnid in _BY_KEY:  # a WordNet id, with or without its name
         return _BY_KEY[wnid]
     key = _normalise(name)
     if key in _WIDER_KEY:

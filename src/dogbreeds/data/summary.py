@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dogbreeds.core.breeds import BREED_IDS, human_name
+from dogbreeds.core.breeds import human_name
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _, n_
 from dogbreeds.core.progress import progress
@@ -22,12 +22,12 @@ def _probe(path: Path) -> tuple[int, int] | str:
         return str(err)
 
 
-def summarise(root: Path, split: str | None = None) -> dict[str, Any]:
+def summarise(root: Path, split: str | None = None, *, new_breeds: bool = False) -> dict[str, Any]:
     """Photos per breed, pixel sizes (min/median/max of the shorter side) and unreadable files with reasons.
 
     Every photo is fully decoded, so truncated files are found now rather than in the middle of training.
     """
-    data = load_samples(root, split)
+    data = load_samples(root, split, new_breeds=new_breeds)
     sizes, unreadable = [], {}
     with ThreadPoolExecutor(2) as pool, progress(_("reading photos"), total=len(data), unit=_("photos")) as bar:
         for s, r in zip(data.samples, pool.map(_probe, (s.path for s in data.samples)), strict=True):
@@ -43,7 +43,7 @@ def summarise(root: Path, split: str | None = None) -> dict[str, Any]:
         "dataset": data.name,
         "photos": len(data),
         "breeds": len(counts),
-        "per_breed": {BREED_IDS[i]: n for i, n in sorted(counts.items())},
+        "per_breed": {data.classes[i]: n for i, n in sorted(counts.items())},
         "fewest": min(counts.values()),
         "most": max(counts.values()),
         "shorter_side": {"min": short[0], "median": short[len(short) // 2], "max": short[-1]} if short else {},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -125,6 +126,14 @@ def stats_page(request: Request) -> HTMLResponse:
                                         "most": max(stats.breeds.values(), default=1)})  # fmt: skip
 
 
+def _for_visitors(rows: Iterator[dict[str, Any]], request: Request) -> Iterator[dict[str, Any]]:
+    """Rows as a browser may see them: each path as the pages show it (relative to --library, else the file name
+    alone), and no error text (a broken link's message names its target)."""
+    where = state(request).settings.library
+    for row in rows:
+        yield {**row, "path": library.shown_path(row["path"], where), "error": "unreadable" if row["error"] else None}
+
+
 @router.get("/export/catalog.{fmt}")
 def export(request: Request, fmt: str) -> FileResponse:
     """The catalog as ``dogbreeds export`` writes it (model answer, decisions, final answer), as a download."""
@@ -133,7 +142,7 @@ def export(request: Request, fmt: str) -> FileResponse:
     engine = catalog(request)
     folder = Path(tempfile.mkdtemp(prefix="dogbreeds-export-"))
     try:
-        export_rows(database.iter_rows(engine), folder / f"catalog.{fmt}", fmt=fmt)
+        export_rows(_for_visitors(database.iter_rows(engine), request), folder / f"catalog.{fmt}", fmt=fmt)
     except MissingExtraError as err:
         shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(501, str(err)) from None
