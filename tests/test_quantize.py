@@ -41,6 +41,9 @@ def test_quantized_shipped_model_agrees_on_the_sample_photos(tmp_path: Path, cal
     assert card.id.endswith(f":{card.model_args['quantized_sha256'][:12]}:int8-static-qdq")
     assert card.id != Predictor().card.id
     assert "fp32" in card.metrics and "test" not in card.metrics
+    # the retrieval projection travels with the copy, under its name
+    assert card.retrieval == "dogs int8.retrieval.npz" and (out.parent / card.retrieval).is_file()
+    assert Predictor(out).embedding_dims == 119
     assert out.stat().st_size < Predictor().path.stat().st_size / 2
     photos = sorted(EXAMPLES.glob("*.jpg"))
     fp32 = [p.breed for p in Predictor().predict_paths(photos)]

@@ -114,6 +114,7 @@ class Classifier:
         self.model_id = predictor.card.id
         self.stats = ClassifyStats()  # live: an interrupted run still tells what it saved
         self.embeds = True  # the model gives embeddings (all of ours do): a content without one is not done yet
+        self.dims = predictor.embedding_dims  # a stored embedding of other dimensions is from before its projection
         self._roots: list[str] = []  # the real paths of the folders being classified, each ending with a separator
 
     def run(self, folders: list[str | Path]) -> ClassifyStats:
@@ -149,7 +150,7 @@ class Classifier:
             known = database.rows_by_path(self.engine, chunk)
             if self.embeds:  # a row from before embeddings were kept (schema 1) is done again, once
                 hashes = [r["sha256"] for r in known.values() if r["sha256"] and r["model_id"] == self.model_id]
-                with_vector = database.embedded(self.engine, hashes, self.model_id)
+                with_vector = database.embedded(self.engine, hashes, self.model_id, self.dims)
                 known = {p: r for p, r in known.items() if r["sha256"] in with_vector or r["verdict"] == UNREADABLE}
             self.stats.photos += len(chunk)
             todo = [p for p in chunk if not self._unchanged(p, known.get(p))]
@@ -190,7 +191,7 @@ class Classifier:
         for chunk in batched(photos, self.batch_size):
             hashes = [p.sha256 for p in chunk if p.sha256]
             known = (
-                database.known_contents(self.engine, hashes, self.model_id, with_embedding=self.embeds)
+                database.known_contents(self.engine, hashes, self.model_id, with_embedding=self.embeds, dims=self.dims)
                 if hashes
                 else set()
             )
@@ -222,7 +223,9 @@ class Classifier:
         known = database.rows_by_hash(self.engine, hashes, self.model_id) if readable else {}
         # a decoded content met in rows written meanwhile (a copy in an earlier batch) takes them, unless they lack
         # an embedding (an older catalog's): then it goes through the model again
-        complete = set(known) if not self.embeds else database.embedded(self.engine, list(known), self.model_id)
+        complete = (
+            set(known) if not self.embeds else database.embedded(self.engine, list(known), self.model_id, self.dims)
+        )
         reuse = {id(p): known[p.sha256] for p in readable if p.sha256 in known and (p.known or p.sha256 in complete)}
         for p in batch:
             if p.known and id(p) not in reuse:  # its known row was deleted meanwhile (a race): decode it after all
@@ -260,9 +263,10 @@ class Classifier:
     def _vectors(self, predicted: Predicted) -> list[dict[str, Any]]:
         """The embeddings of the contents that went through the model, one per content."""
         out = predicted.output
-        if out is None or out.features is None:
+        vectors = None if out is None else self.predictor.embedding(out)
+        if vectors is None:
             return []
-        return [{"sha256": sha, "model_id": self.model_id, "vector": database.to_vector(out.features[i])}
+        return [{"sha256": sha, "model_id": self.model_id, "vector": database.to_vector(vectors[i])}
                 for sha, i in predicted.index.items()]  # fmt: skip
 
     def _row(self, p: Photo, predicted: Predicted, stamp: Any) -> tuple[dict[str, Any], str, list[str]]:

@@ -290,30 +290,36 @@ def rows_by_path(engine: Engine, paths: list[str]) -> dict[str, dict[str, Any]]:
         return {row.path: row._asdict() for row in conn.execute(query)}
 
 
-def known_contents(engine: Engine, hashes: list[str], model_id: str, *, with_embedding: bool = False) -> set[str]:
+def known_contents(
+    engine: Engine, hashes: list[str], model_id: str, *, with_embedding: bool = False, dims: int | None = None
+) -> set[str]:
     """Which of these content hashes have a classified row (not an unreadable one) for this model (and, with
-    ``with_embedding``, its embedding too)."""
+    ``with_embedding``, its embedding too, of ``dims`` dimensions when given)."""
     query = (
         select(photos.c.sha256)
         .distinct()
         .where(photos.c.sha256.in_(hashes), photos.c.model_id == model_id, photos.c.verdict != "unreadable")
     )
     if with_embedding:
-        query = query.where(photos.c.sha256.in_(embedded_query(model_id)))
+        query = query.where(photos.c.sha256.in_(embedded_query(model_id, dims)))
     with engine.connect() as conn:
         return set(conn.scalars(query))
 
 
-def embedded_query(model_id: str) -> Any:
-    return select(embeddings.c.sha256).where(embeddings.c.model_id == model_id)
+def embedded_query(model_id: str, dims: int | None = None) -> Any:
+    """The contents embedded under this model; with ``dims``, only embeddings of that many dimensions (one int8 byte
+    each): a model that gained a retrieval projection embeds in fewer dimensions than the raw features its older
+    rows stored, and those contents must be embedded again."""
+    query = select(embeddings.c.sha256).where(embeddings.c.model_id == model_id)
+    return query if dims is None else query.where(func.length(embeddings.c.vector) == dims)
 
 
-def embedded(engine: Engine, hashes: list[str], model_id: str) -> set[str]:
-    """Which of these contents have an embedding under this model."""
+def embedded(engine: Engine, hashes: list[str], model_id: str, dims: int | None = None) -> set[str]:
+    """Which of these contents have an embedding under this model (of ``dims`` dimensions, when given)."""
     if not hashes:
         return set()
     with engine.connect() as conn:
-        return set(conn.scalars(embedded_query(model_id).where(embeddings.c.sha256.in_(hashes))))
+        return set(conn.scalars(embedded_query(model_id, dims).where(embeddings.c.sha256.in_(hashes))))
 
 
 def to_vector(features: np.ndarray) -> bytes:

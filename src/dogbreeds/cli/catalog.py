@@ -300,18 +300,21 @@ def run_similar(args: argparse.Namespace) -> int:
     from dogbreeds.core.files import printable, read_regular_file
     from dogbreeds.inference.display import verdict_word
     from dogbreeds.inference.predictor import resolve_model_path
+    from dogbreeds.inference.retrieval import load_projection
 
     engine = open_catalog(args.db, readonly=True)
-    model_id = load_card(resolve_model_path(args.model)).id
+    card = load_card(resolve_model_path(args.model))
+    model_id, projection = card.id, load_projection(card)
+    dims = projection.dims if projection is not None else None
     data, _st = read_regular_file(args.photo)
     sha = hashlib.sha256(data).hexdigest()
-    index = load_index(engine, model_id)
+    index = load_index(engine, model_id, dims)
     if not len(index):
         held = ", ".join(f"{m} ({n})" for m, n in model_ids(engine)) or _("none")
         raise UsageError(_("{db} holds no embeddings of model {model} (it holds: {held}); run `dogbreeds classify` "
                            "with this model first, or pass the --model the catalog was classified with",
                            db=describe(database_url(args.db)), model=model_id, held=held))  # fmt: skip
-    query = stored_vector(engine, sha, model_id)
+    query = stored_vector(engine, sha, model_id, dims)
     if query is None:  # a photo the catalog does not hold: the model embeds it
         from dogbreeds.data.images import UnreadableImage
         from dogbreeds.inference.predictor import Predictor

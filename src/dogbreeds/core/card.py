@@ -62,6 +62,7 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
+    retrieval: str = ""  # the retrieval projection's file beside the weights (inference/retrieval.py), if any
     format_version: int = FORMAT_VERSION
     # The weights file the card was loaded with (the .onnx, else model.safetensors); not saved. Its sha256 is
     # computed on first use of ``id`` (predict never needs it: 25 MB of hashing saved at every start).
@@ -150,6 +151,11 @@ class ModelCard:
             raise ModelCardError(_("mean and std must be three numbers each"))
         if min(pre.std) <= 0:
             raise ModelCardError(_("std must be above 0"))
+        if not isinstance(self.retrieval, str) or (self.retrieval and (
+                Path(self.retrieval).name != self.retrieval or self.retrieval in (".", "..")
+                or not self.retrieval.endswith(".npz"))):  # fmt: skip
+            raise ModelCardError(_("retrieval must name an .npz file beside the model, not {value!r}",
+                                   value=str(self.retrieval)[:100]))  # fmt: skip
         for name, value in asdict(self.verdicts).items():
             if not _finite(value):
                 raise ModelCardError(_("verdict threshold {name} must be a number, not {value!r}", name=name,
@@ -168,6 +174,33 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         json.dump(obj, f, indent=2)
         f.write("\n")
     os.replace(tmp, path)
+
+
+RETRIEVAL_SUFFIX = ".retrieval.npz"  # the retrieval projection beside a model (dogbreeds.inference.retrieval)
+
+
+def sidecar_path(card: ModelCard) -> Path | None:
+    """Where the card's retrieval projection lives (beside its weights), or None when it names none."""
+    if not card.retrieval or card.weights_path is None:
+        return None
+    return card.weights_path.parent / card.retrieval
+
+
+def carry_projection(card: ModelCard, weights_out: Path) -> str:
+    """Copy the card's projection beside a copy of its model (``<weights_out stem>.retrieval.npz``), so the copy
+    embeds as the original does; returns the name its card must give (empty when the card names none)."""
+    import shutil
+
+    source = sidecar_path(card)
+    if source is None:
+        return ""
+    target = weights_out.parent / (weights_out.stem + RETRIEVAL_SUFFIX)
+    if source.resolve() != target.resolve():
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".npz")
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return target.name
 
 
 def save_card(card: ModelCard, folder: Path) -> Path:

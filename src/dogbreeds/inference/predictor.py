@@ -25,6 +25,7 @@ from dogbreeds.core.transforms import pixels
 from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNREADABLE, UNSURE, dog_mass, judge
 from dogbreeds.data.images import UnreadableImage, load_rgb
 from dogbreeds.inference.backends import QUANTIZED_FOR, open_runner
+from dogbreeds.inference.retrieval import Projection, load_projection
 
 __all__ = ["DOG", "NOT_A_DOG", "UNREADABLE", "UNSURE", "Prediction", "Predictor"]
 log = logging.getLogger(__name__)
@@ -101,7 +102,10 @@ class Predictor:
 
     def run_pixels(self, batch: np.ndarray) -> BatchOutput:
         """Run a batch of :attr:`transform` outputs (uint8, N x H x W x 3); the backend normalises it."""
-        out = self.runner(batch)
+        return self.batch_output(self.runner(batch))
+
+    def batch_output(self, out: dict[str, np.ndarray]) -> BatchOutput:
+        """The model's raw outputs by name -> calibrated probabilities, dog mass, logits and features."""
         logits = out["breed_logits"]
         if logits.shape[-1] != len(self.card.classes):
             raise ModelCardError(_("{path}: the card names {n} breeds but the model has {m} outputs",
@@ -112,9 +116,27 @@ class Predictor:
     def embed_paths(self, paths: list[str | Path], *, batch_size: int = 16) -> np.ndarray:
         """The pooled embeddings of photos (N x D; a photo that cannot be read raises its UnreadableImage)."""
         rows = [self.run_pixels(np.stack([self.load(p) for p in part])) for part in batched(iter(paths), batch_size)]
-        if any(r.features is None for r in rows):
+        vectors = [self.embedding(r) for r in rows]
+        if any(v is None for v in vectors):
             raise ModelCardError(_("{path} gives no embeddings (no 'features' output)", path=self.path))
-        return np.concatenate([r.features for r in rows if r.features is not None])
+        return np.concatenate([v for v in vectors if v is not None])
+
+    def embedding(self, out: BatchOutput) -> np.ndarray | None:
+        """What the catalog stores and ``similar`` compares: the features through the card's retrieval projection
+        (:mod:`dogbreeds.inference.retrieval`), or the raw features of a model without one."""
+        if out.features is None:
+            return None
+        return self.projection(out.features) if self.projection is not None else out.features
+
+    @functools.cached_property
+    def projection(self) -> Projection | None:
+        """The card's retrieval projection (read on first use: predict never needs it); None: the raw features."""
+        return load_projection(self.card)
+
+    @property
+    def embedding_dims(self) -> int | None:
+        """The dimensions of :meth:`embedding` when the card fixes them (a projection), else None."""
+        return self.projection.dims if self.projection is not None else None
 
     def load(self, path: str | Path) -> np.ndarray:
         return self.transform(load_rgb(path, min_size=self.card.preprocess.resize_to))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.core.card import load_card, write_json_atomic
+from dogbreeds.core.card import carry_projection, load_card, write_json_atomic
 from dogbreeds.core.errors import DogbreedsError, MissingExtraError, UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.progress import progress
@@ -136,6 +136,7 @@ def quantize_model(
                            "calibration_photos": len(calibration_photos), "quantized_sha256": digest}  # fmt: skip
         # The fp32 model's test numbers do not describe this one: keep them under their own name only.
         card.metrics = {"fp32": card.metrics, "calibration_top_breed_agreement": agreement}
+        card.retrieval = carry_projection(card, out)
         write_json_atomic(out.with_suffix(".json"), card.to_dict())
         os.replace(tmp, out)
     finally:

@@ -40,8 +40,10 @@ def load_model(folder: Path) -> Any:
 
 def export_checkpoint(folder: Path, out: Path | None = None) -> Path:
     """Export backbone + head to ONNX; the card is copied beside it, so the ``.onnx`` file stands alone."""
+    import json
     import shutil
 
+    from dogbreeds.core.card import carry_projection, write_json_atomic
     from dogbreeds.models.onnx_export import export_onnx
 
     card = load_card(folder)
@@ -50,4 +52,8 @@ def export_checkpoint(folder: Path, out: Path | None = None) -> Path:
     card_out = out.with_suffix(".json")
     if card_out.resolve() != (folder / "model.json").resolve():
         shutil.copyfile(folder / "model.json", card_out)
+        if card.retrieval:  # the projection travels with the model, under the copy's name
+            raw = json.loads(card_out.read_text(encoding="utf-8"))
+            raw["retrieval"] = carry_projection(card, out)
+            write_json_atomic(card_out, raw)
     return out
