@@ -356,7 +356,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_rows_written(tmp_path: Path, smal
     for i in range(400):  # distinct contents: each photo gets a row of its own
         (lib / f"{i:03d}.jpg").write_bytes(os.urandom(16) + b"x" * 10)
     db = small_disk / "c.db"
-    (small_disk / "filler").write_bytes(b"\0" * (8 * 1024 * 1024 - 150_000))  # room for a few batches only
+    (small_disk / "filler").write_bytes(b"\0" * (8 * 1024 * 1024 - 200_000))  # room for a few batches only
     done = _run("classify", str(lib), "--db", str(db), "--batch-size", "8")
     assert done.returncode == 2 and "disk full" in done.stderr and "Traceback" not in done.stderr, done.stderr
     (small_disk / "filler").unlink()

@@ -4,6 +4,7 @@ unknown filters, a failing catalog) one line, without a traceback or a server pa
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import json
@@ -127,6 +128,16 @@ def test_a_photo_is_identified_as_the_predictor_says(client: TestClient, predict
     assert [name for name, _value in rows] == [display_name(k["breed"]) for k in expected.top_k]
     assert [float(v) for _name, v in rows] == pytest.approx([k["probability"] for k in expected.top_k], abs=1e-4)
     assert 'src="data:image/jpeg;base64,' in page.text  # the photo beside its answer, never stored
+    # and the heat-map: a second picture, the model's view with the evidence for its top breed laid over it
+    figure = re.search(r'<figure class="heatmap">\s*<img src="data:image/jpeg;base64,([^"]+)" alt="([^"]*)"', page.text)
+    assert figure and "Scottish deerhound" in figure.group(2)
+    with Image.open(io.BytesIO(base64.b64decode(figure.group(1)))) as heat:
+        assert heat.size == (260, 260)
+
+
+def test_no_heat_map_for_a_photo_without_a_dog(client: TestClient) -> None:
+    page = client.post("/identify", files=_upload(EXAMPLES / "cat (not a dog).jpg"))
+    assert page.status_code == 200 and "not_a_dog" in page.text and 'class="heatmap"' not in page.text
 
 
 def test_api_predict_returns_what_predict_json_prints(client: TestClient, predictor: Predictor) -> None:
@@ -350,7 +361,13 @@ def test_the_csv_export_is_the_catalogs(client: TestClient) -> None:
 
 def test_the_schema_is_served_and_the_cdn_docs_are_not(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    assert set(schema["paths"]) == {"/api/predict", "/api/photos", "/api/photos/{photo_id}", "/api/stats"}
+    assert set(schema["paths"]) == {
+        "/api/predict",
+        "/api/photos",
+        "/api/photos/{photo_id}",
+        "/api/stats",
+        "/api/photos/{photo_id}/review",
+    }
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 photos = Table(
@@ -100,7 +100,18 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
-OURS = {"photos", "reviews", "meta", "folders", "models", "embeddings"}
+# The volunteers who may change the catalog through the web app (schema 3): `dogbreeds users add NAME`. Only an
+# Argon2 hash of each password is kept (catalog/users.py).
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),  # volunteer | admin
+    Column("created_at", DateTime(timezone=True)),
+)
+
+OURS = {"photos", "reviews", "meta", "folders", "models", "embeddings", "users"}
 
 
 def found_version(conn: Connection, *, alone: bool = True) -> int | None:
@@ -168,7 +179,16 @@ def _v1_to_v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[embeddings])
 
 
-UPGRADES: dict[int, Callable[[Connection], None]] = {0: _v0_to_v1, 1: _v1_to_v2}  # from version N to N + 1
+def _v2_to_v3(conn: Connection) -> None:
+    """Schema 3: the users table (the web app's volunteers); a catalog has none until one is added."""
+    metadata.create_all(conn, tables=[users])
+
+
+UPGRADES: dict[int, Callable[[Connection], None]] = {
+    0: _v0_to_v1,
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}  # from version N to N + 1
 
 
 def upgrade(conn: Connection, version: int | None) -> None:

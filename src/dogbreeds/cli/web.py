@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dogbreeds.cli.common import command, model_options, positive_int
+from dogbreeds.cli.common import catalog_options, command, model_options, positive_int
 from dogbreeds.core.i18n import _
 
 DEFAULT_PORT = 8000
@@ -34,6 +34,77 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=positive_int, default=DEFAULT_PORT, help=_("port to listen on"))
     p.add_argument("--max-upload-mb", type=positive_int, default=20, help=_("largest photo accepted, in MB"))
     p.add_argument("--cache", type=Path, help=_("thumbnail folder (default ~/.cache/dogbreeds/thumbs)"))
+
+    u = sub.add_parser("users", help=_("the volunteers who may change the catalog from the web app"),
+                       description=_("the volunteers who may change the catalog from the web app"))  # fmt: skip
+    usub = u.add_subparsers(dest="users_command", required=True, metavar=_("COMMAND"))
+    p = command(
+        usub,
+        "add",
+        help=_("add a volunteer (the password is asked twice; from a pipe, read from its first line)"),
+        examples=["dogbreeds users add Camille --db catalog.db", "dogbreeds users add Sam --admin --db catalog.db"],
+        run=run_users_add,
+        parents=[catalog_options(writes=True)],
+    )
+    p.add_argument("name", metavar="NAME", help=_("the name they log in with"))
+    p.add_argument("--admin", action="store_true", help=_("an administrator (else a volunteer)"))
+    p.add_argument("--reset", action="store_true", help=_("set a new password (and role) for a known volunteer"))
+    command(usub, "list", help=_("list the volunteers"), examples=["dogbreeds users list --db catalog.db"],
+            run=run_users_list, parents=[catalog_options()])  # fmt: skip
+    p = command(usub, "remove", help=_("remove a volunteer (their past decisions stay, under their name)"),
+                examples=["dogbreeds users remove Camille --db catalog.db"], run=run_users_remove,
+                parents=[catalog_options(writes=True)])  # fmt: skip
+    p.add_argument("name", metavar="NAME", help=_("the volunteer's name"))
+
+
+def _read_password() -> str:
+    import getpass
+    import sys
+
+    from dogbreeds.core.errors import UsageError
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(_("password: "))
+    if getpass.getpass(_("the same password again: ")) != first:
+        raise UsageError(_("the two passwords differ: nothing was changed"))
+    return first
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog.database import open_catalog
+    from dogbreeds.catalog.users import add_user, check_password, clean_name
+
+    name = clean_name(args.name)
+    engine = open_catalog(args.db)
+    password = _read_password()
+    check_password(password)
+    user = add_user(engine, name, password, role="admin" if args.admin else "volunteer", replace=args.reset)
+    print(_("{name} may now log in to the web app ({role})", name=user.name, role=user.role))
+    return 0
+
+
+def run_users_list(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog.database import open_catalog
+    from dogbreeds.catalog.users import list_users
+
+    found = list_users(open_catalog(args.db, readonly=True))
+    for user in found:
+        print(f"{user.name}\t{user.role}")
+    if not found:
+        print(_("no volunteers yet: dogbreeds users add NAME"))
+    return 0
+
+
+def run_users_remove(args: argparse.Namespace) -> int:
+    from dogbreeds.catalog.database import open_catalog
+    from dogbreeds.catalog.users import remove_user
+    from dogbreeds.core.errors import NotFoundError
+
+    if not remove_user(open_catalog(args.db), args.name):
+        raise NotFoundError(_("no volunteer is called {name}", name=args.name))
+    print(_("{name} can no longer log in", name=args.name))
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:

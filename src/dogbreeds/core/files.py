@@ -86,6 +86,23 @@ def read_regular_file(path: str | os.PathLike[str], *, max_bytes: int | None = N
         os.close(fd)
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write through a temporary file beside ``path`` and a rename: a full disk or a kill leaves the old file (or
+    none), never half of one."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def content_hash(path: str | Path) -> str:
     """The sha256 of a regular file's bytes, read a megabyte at a time (no size cap: models and caches too)."""
     h = hashlib.sha256()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.i18n import LANGUAGES, _, current_language, n_, speaking
 from dogbreeds.inference.display import verdict_word
 from dogbreeds.inference.predictor import Predictor
+from dogbreeds.web.auth import LoginLimiter, Sessions, session_of
 from dogbreeds.web.identify import ModelWorker, shown_name
+from dogbreeds.web.jobs import Jobs
 from dogbreeds.web.library import breed_label
 from dogbreeds.web.middleware import BodyLimitMiddleware, VisitorMiddleware, json_refusal
 from dogbreeds.web.settings import MB, WebSettings
@@ -51,6 +53,10 @@ class WebState:
     worker: ModelWorker
     engine: Engine | None  # None: no catalog, only Identify
     templates: Jinja2Templates
+    sessions: Sessions = field(default_factory=Sessions)
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    writer: Engine | None = None  # the catalog opened for writing, on the first write (review, upload)
+    jobs: Jobs = field(default_factory=Jobs)  # photos added from the browser, being classified
 
 
 def state(request: Request) -> WebState:
@@ -65,10 +71,14 @@ def relative(url: URL) -> str:
 def _visitor(request: Request) -> dict[str, Any]:
     """What every template sees: the language, the links that switch it (same page where that is a GET)."""
     here = request.url if request.method == "GET" else request.url.replace(path="/", query="")
+    session = session_of(request)
     return {
+        "user": session.user if session is not None else None,
+        "csrf": session.csrf if session is not None else "",
         "lang": current_language(),
         "switch": {code: relative(here.include_query_params(lang=code)) for code in LANGUAGES},
         "has_catalog": state(request).engine is not None,
+        "has_library": state(request).settings.library is not None,
         "version": __version__,
     }
 
@@ -160,7 +170,7 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
     Raises:
         DogbreedsError: the model or the catalog cannot be opened.
     """
-    from dogbreeds.web import api, pages
+    from dogbreeds.web import api, pages, review, upload
 
     predictor = predictor or Predictor(settings.model, backend=settings.backend, precision=settings.precision)
     engine = open_catalog(settings.db, readonly=True) if settings.db else None
@@ -170,13 +180,18 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         web.worker.close()
-        if web.engine is not None:
-            web.engine.dispose()
+        web.jobs.close()
+        for engine in (web.engine, web.writer):
+            if engine is not None:
+                engine.dispose()
 
     app = FastAPI(title="dogbreeds", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.web = web
     app.include_router(pages.router)
+    app.include_router(review.router)
+    app.include_router(upload.router)
     app.include_router(api.router)
+    app.include_router(review.api)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)

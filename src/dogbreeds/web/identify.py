@@ -13,6 +13,7 @@ import base64
 import contextvars
 import functools
 import io
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,8 +21,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from dogbreeds.core.errors import ModelCardError
+from dogbreeds.core.verdicts import NOT_A_DOG
 from dogbreeds.data.images import IMAGE_SUFFIXES, UnreadableImage, read_photo
+from dogbreeds.inference.explain import Explainer, overlay
 from dogbreeds.inference.predictor import Prediction, Predictor
+
+log = logging.getLogger(__name__)
 
 PREVIEW_PIXELS = 480  # the longer side of the photo shown beside the answer
 MAX_NAME = 120
@@ -33,6 +39,7 @@ class Identified:
 
     prediction: Prediction
     preview: str | None  # a data: URI, so the page needs no second request and the upload is never stored
+    heatmap: str | None = None  # the same, for the heat-map over the model's view (None: not asked, or no dog)
 
 
 def shown_name(filename: str | None) -> str:
@@ -51,23 +58,39 @@ def _decoder_name(name: str) -> Path:
 
 
 def preview_uri(image: Image.Image) -> str:
+    return image_uri(image)
+
+
+def image_uri(image: Image.Image, *, longer_side: int = PREVIEW_PIXELS) -> str:
     small = image.copy()
-    small.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
+    small.thumbnail((longer_side, longer_side))
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def identify(predictor: Predictor, data: bytes, name: str, *, top_k: int) -> Identified:
+def identify(
+    predictor: Predictor, data: bytes, name: str, *, top_k: int, explainer: Explainer | None = None
+) -> Identified:
     """Decode ``data`` and predict it; an unreadable upload comes back with the decoder's one-line reason, the way
-    ``predict_paths`` reports an unreadable file."""
+    ``predict_paths`` reports an unreadable file. With ``explainer``, the same single model run also draws the
+    heat-map (a model that cannot draw one just answers without it)."""
     try:
         photo = read_photo(_decoder_name(name), min_size=predictor.card.preprocess.resize_to, data=data)
     except UnreadableImage as err:
         return Identified(Prediction(path=name, error=str(err)), None)
-    out = predictor.run_pixels(predictor.transform(photo.image)[None])
+    view = predictor.transform(photo.image)
+    explanation = None
+    if explainer is not None:
+        try:
+            explanation = explainer.explain_view(view)
+        except ModelCardError as err:
+            log.info("%s", err)
+    out = explanation.output if explanation is not None else predictor.run_pixels(view[None])
     prediction = predictor.describe(name, out.probabilities[0], out.dog_probability[0], top_k)
-    return Identified(prediction, preview_uri(photo.image))
+    shown = explanation is not None and prediction.verdict != NOT_A_DOG  # no breed evidence to show in a non-dog
+    heatmap = image_uri(overlay(explanation)) if shown and explanation is not None else None
+    return Identified(prediction, preview_uri(photo.image), heatmap)
 
 
 class ModelWorker:
@@ -76,11 +99,14 @@ class ModelWorker:
 
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
+        self.explainer = Explainer(predictor)  # its session is made on first use, on the model thread
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dogbreeds-model")
 
-    async def identify(self, data: bytes, name: str, *, top_k: int) -> Identified:
-        """:func:`identify` off the event loop, in the request's context (its language, for the messages)."""
-        call = functools.partial(identify, self.predictor, data, name, top_k=top_k)
+    async def identify(self, data: bytes, name: str, *, top_k: int, explain: bool = False) -> Identified:
+        """:func:`identify` off the event loop, in the request's context (its language, for the messages); with
+        ``explain``, with the heat-map."""
+        explainer = self.explainer if explain else None
+        call = functools.partial(identify, self.predictor, data, name, top_k=top_k, explainer=explainer)
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, call)
 

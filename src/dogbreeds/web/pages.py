@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
@@ -54,13 +54,22 @@ def identify_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/identify", response_class=HTMLResponse)
-async def identify_photo(request: Request, file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
+async def identify_photo(
+    request: Request, file: Annotated[UploadFile | None, File()] = None,
+    add: Annotated[str, Form(max_length=10)] = "", csrf: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:  # fmt: skip
+    from dogbreeds.web.review import logged_in
+    from dogbreeds.web.upload import add_photos
+
+    session = logged_in(request, csrf) if add else None  # adding to the library is a write: logged in, with token
     data, name = await read_upload(request, file)
-    found = await state(request).worker.identify(data, name, top_k=TOP_K)
+    found = await state(request).worker.identify(data, name, top_k=TOP_K, explain=True)
     p = found.prediction
     status = 415 if p.error is not None else 200  # not a photo: refused, and said so on the same page
-    return page(request, "identify.html", {"p": p, "answer": sentence(p), "preview": found.preview, "name": name},
-                status=status)  # fmt: skip
+    shown = {"p": p, "answer": sentence(p), "preview": found.preview, "heatmap": found.heatmap, "name": name}
+    if session is not None and session.user is not None and p.error is None:
+        shown["added"] = add_photos(request, session.user.name, [(name, data)])
+    return page(request, "identify.html", shown, status=status)
 
 
 @router.get("/library", response_class=HTMLResponse)
