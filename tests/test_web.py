@@ -304,6 +304,10 @@ def test_a_photo_page_shows_the_answer_and_the_review_history(client: TestClient
     assert details["model_breed"] == "n02106166-Border_collie" and details["final_breed"] == "n02106030-collie"
     assert [(r["decision"], r["reviewer"]) for r in details["reviews"]] == [("corrected", "ana")]
     assert len(details["top5"]) == 5 and details["names"] == ["border_collie.jpg"]
+    # more like this: the nearest other photos by the catalog's embeddings, most similar first, never itself
+    shown = re.findall(r'<li><a href="/photos/([0-9a-f]{64})">.*?· (-?[0-9.]+)</span>', page.text, re.S)
+    assert len(shown) == 6 and collie not in [s for s, _ in shown]
+    assert [float(v) for _s, v in shown] == sorted((float(v) for _s, v in shown), reverse=True)
     for missing in ("0" * 64, "not-a-hash"):
         assert client.get(f"/photos/{missing}").status_code == 404
         assert client.get(f"/api/photos/{missing}").json() == {"detail": "there is no such photo in the catalog"}

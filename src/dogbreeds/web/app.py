@@ -36,7 +36,7 @@ from dogbreeds.inference.predictor import Predictor
 from dogbreeds.web.auth import LoginLimiter, Sessions, session_of
 from dogbreeds.web.identify import ModelWorker, shown_name
 from dogbreeds.web.jobs import Jobs
-from dogbreeds.web.library import breed_label
+from dogbreeds.web.library import IndexCache, breed_label
 from dogbreeds.web.middleware import BodyLimitMiddleware, VisitorMiddleware, json_refusal
 from dogbreeds.web.settings import MB, WebSettings
 
@@ -57,6 +57,7 @@ class WebState:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     writer: Engine | None = None  # the catalog opened for writing, on the first write (review, upload)
     jobs: Jobs = field(default_factory=Jobs)  # photos added from the browser, being classified
+    index_cache: IndexCache = field(default_factory=IndexCache)  # embeddings, for "more like this"
 
 
 def state(request: Request) -> WebState:

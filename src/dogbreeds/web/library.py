@@ -180,3 +180,44 @@ def details(record: PhotoRecord, library: Path | None) -> dict[str, Any]:
             for h in record.history
         ],  # fmt: skip
     }
+
+
+MORE_LIKE_THIS = 6
+
+
+@dataclass
+class IndexCache:
+    """The catalog's embedding index, read once and kept for ``seconds``: reading 100,000 embeddings takes a
+    fifth of a second, too much for every photo page, and a photo added meanwhile may wait that long to show."""
+
+    seconds: float = 30.0
+    _kept: dict[str, tuple[float, Any]] = field(default_factory=dict)
+
+    def get(self, engine: Engine, model_id: str) -> Any:
+        import time
+
+        from dogbreeds.catalog.similar import load_index
+
+        now = time.monotonic()
+        kept = self._kept.get(model_id)
+        if kept is None or now - kept[0] > self.seconds:
+            kept = (now, load_index(engine, model_id))
+            self._kept[model_id] = kept
+        return kept[1]
+
+
+def more_like_this(engine: Engine, record: PhotoRecord, cache: IndexCache) -> list[dict[str, Any]]:
+    """The catalogued photos nearest to this one by their stored embeddings (none when the catalog keeps none)."""
+    from dogbreeds.catalog.similar import neighbours
+
+    sha, model_id = record.row["sha256"], record.row["model_id"]
+    if not sha or not model_id:
+        return []
+    index = cache.get(engine, model_id)
+    position = index.position(sha)
+    if position is None:
+        return []
+    query = index.vectors[position].astype("float32")
+    found = neighbours(engine, index, query, MORE_LIKE_THIS, exclude_sha256=sha, query_path=record.paths[0])
+    return [{"id": n.sha256, "similarity": n.similarity, "breed": n.breed, "verdict": n.verdict}
+            for n in found if n.sha256 != sha]  # fmt: skip

@@ -112,6 +112,7 @@ def photo_page(request: Request, photo_id: str) -> HTMLResponse:
     return page(request, "photo.html", {
         "id": photo_id, "row": record.row, "answer": sentence(as_prediction(record.row)),
         "names": [library.shown_path(p, where) for p in record.paths], "history": record.history,
+        "similar": library.more_like_this(catalog(request), record, state(request).index_cache),
     })  # fmt: skip
 
 
