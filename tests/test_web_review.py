@@ -90,7 +90,7 @@ def test_only_a_hash_is_stored_and_only_the_right_password_passes(catalog: tuple
 def test_logged_out_every_write_is_refused_and_nothing_is_recorded(client: TestClient, catalog: tuple[Path, Path]):
     _lib, db = catalog
     page = client.get("/review", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"] == "/login?next=/review"
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Freview"
     photo = sqlite3.connect(db).execute("select sha256 from photos limit 1").fetchone()[0]
     refused = client.post(f"/review/{photo}", data={"answer": "1", "csrf": "x"})
     assert refused.status_code == 401 and "log in first" in refused.text
@@ -249,7 +249,7 @@ def test_adding_photos_stores_them_by_content_and_classifies_them_as_classify_do
     answer = client.post("/upload", files=files, data={"csrf": token}, follow_redirects=False)
     assert answer.status_code == 303
     page = _wait_for_job(client, answer.headers["location"])
-    assert "Done: 1 new photos classified" in page and "holiday.jpg refused: not a readable image" in page
+    assert "Done: 1 new photo classified" in page and "holiday.jpg refused: not a readable image" in page
     assert "beagle again.jpg" in page and "husky.jpg" in page  # kept once / already there
     stored = sorted(p.name for p in (lib / "uploads").iterdir())
     assert stored == sorted([hashlib.sha256(beagle).hexdigest() + ".jpg", planted.name])
@@ -272,3 +272,91 @@ def test_identify_can_add_the_photo_for_a_logged_in_volunteer(client: TestClient
     forged = client.post("/identify", data={"add": "1", "csrf": "nope"},
                          files={"file": ("p.jpg", (EXAMPLES / "pug.jpg").read_bytes(), "image/jpeg")})  # fmt: skip
     assert forged.status_code == 403 and len(list((lib / "uploads").glob("*.jpg"))) == 1
+
+
+def test_a_removed_volunteer_or_a_new_password_ends_the_session(client: TestClient, catalog: tuple[Path, Path]):
+    from dogbreeds.catalog.users import remove_user
+
+    _lib, db = catalog
+    _login(client)
+    page = client.get("/review")
+    photo, token = _photo_on(page.text), _csrf(page.text)
+    add_user(open_catalog(str(db)), "Camille", "a brand new password", replace=True)
+    assert client.post(f"/review/{photo}", data={"answer": "n", "csrf": token}).status_code == 401
+    _login(client, password="a brand new password")
+    page = client.get("/review")
+    remove_user(open_catalog(str(db)), "Camille")
+    assert client.post(f"/review/{photo}", data={"answer": "n", "csrf": _csrf(page.text)}).status_code == 401
+    assert _reviews(db) == []
+
+
+def test_tries_sent_at_once_are_counted_before_the_passwords_are_checked() -> None:
+    from dogbreeds.web.auth import LoginLimiter, login_keys
+
+    limiter = LoginLimiter()
+    keys = login_keys("10.0.0.1", "Amélie")
+    assert [limiter.attempt(keys) for _ in range(6)][-1] > 0  # the sixth waits, whatever the hashes say
+    nfd = login_keys("10.0.0.1", "Ame\u0301lie")  # the same name, spelt with a combining accent
+    assert limiter.attempt(nfd) > 0
+    assert limiter.attempt(login_keys("10.0.0.2", "Amélie")) == 0  # from elsewhere: not locked out by a stranger
+
+
+def test_odd_tokens_and_a_foreign_logout_change_nothing(client: TestClient) -> None:
+    _login(client)
+    photo = _photo_on(client.get("/review").text)
+    odd = client.post(f"/api/photos/{photo}/review", json={"answer": "n"},
+                      headers={"X-CSRF-Token": "jeton-é".encode("latin-1")})  # fmt: skip
+    assert odd.status_code == 403 and "Traceback" not in odd.text
+    assert client.post(f"/review/{photo}", data={"answer": "n", "csrf": "jeton-é"}).status_code == 403
+    client.post("/logout", data={"csrf": "from another site"})
+    assert client.get("/review", follow_redirects=False).status_code == 200  # still logged in
+
+
+def test_two_volunteers_are_shown_different_photos(client: TestClient, catalog: tuple[Path, Path]) -> None:
+    lib, db = catalog
+    add_user(open_catalog(str(db)), "Sam", PASSWORD)
+    _login(client)
+    first = _photo_on(client.get("/review").text)
+    other = TestClient(client.app)
+    token = _csrf(other.get("/login").text)
+    other.post("/login", data={"name": "Sam", "password": PASSWORD, "csrf": token})
+    assert _photo_on(other.get("/review").text) != first
+
+
+def test_a_breed_button_records_the_breed_it_showed(client: TestClient, catalog: tuple[Path, Path]) -> None:
+    _lib, db = catalog
+    _login(client)
+    page = client.get("/review")
+    photo = _photo_on(page.text)
+    shown = re.findall(r'name="answer" value="([^"]+)" data-key="3"', page.text)
+    assert len(shown) == 1 and shown[0].startswith("n0")  # the breed id, not its position
+    client.post(f"/review/{photo}", data={"answer": shown[0], "csrf": _csrf(page.text)})
+    assert _reviews(db)[-1][1] == shown[0]
+
+
+def test_many_photos_at_once_may_pass_one_photos_limit(catalog: tuple[Path, Path], predictor: Predictor,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    lib, db = catalog
+    settings = WebSettings(db=str(db), library=lib, cache=tmp_path / "t", max_upload_bytes=20_000)
+    with TestClient(create_app(settings, predictor=predictor), raise_server_exceptions=False) as c:
+        _login(c)
+        token = _csrf(c.get("/upload").text)
+        photos = [p for p in sorted(EXAMPLES.glob("*.jpg")) if p.stat().st_size < 20_000][:4]
+        assert sum(p.stat().st_size for p in photos) > 20_000
+        files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in photos]
+        answer = c.post("/upload", files=files, data={"csrf": token}, follow_redirects=False)
+        assert answer.status_code == 303
+        assert "refused" not in _wait_for_job(c, answer.headers["location"])
+
+
+def test_a_format_the_library_would_not_walk_is_refused_not_stored(client: TestClient, catalog: tuple[Path, Path]):
+    from PIL import Image
+
+    lib, _db = catalog
+    _login(client)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (120, 80, 40)).save(buffer, format="PPM")
+    token = _csrf(client.get("/upload").text)
+    answer = client.post("/upload", files=[("files", ("x.ppm", buffer.getvalue(), "image/x-portable-pixmap"))],
+                         data={"csrf": token})  # fmt: skip
+    assert "not a photo format the library keeps" in answer.text and not (lib / "uploads").exists()

@@ -107,10 +107,13 @@ def record(engine: Engine, row: dict[str, Any], decision: str, breed: str | None
         return int(result.inserted_primary_key[0])
 
 
-def forget(engine: Engine, review_id: int) -> None:
-    """Take a decision back (``u``)."""
+def forget(engine: Engine, review_id: int, *, reviewer: str | None = None) -> None:
+    """Take a decision back (``u``); with ``reviewer``, only if it is theirs."""
+    query = reviews.delete().where(reviews.c.id == review_id)
+    if reviewer is not None:
+        query = query.where(reviews.c.reviewer == reviewer)
     with database.writing(engine) as conn:
-        conn.execute(reviews.delete().where(reviews.c.id == review_id))
+        conn.execute(query)
 
 
 class CannotShow(Exception):

@@ -8,6 +8,7 @@ exist costs one hash too, so the answer time does not tell which names exist.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +30,7 @@ MAX_PASSWORD = 1024  # Argon2 takes any length; a megabyte "password" is only a 
 class User:
     name: str
     role: str
+    stamp: str = ""  # a digest of the stored hash: a new password, or the volunteer's removal, changes it
 
     @property
     def is_admin(self) -> bool:
@@ -94,6 +96,20 @@ def add_user(engine: Engine, name: str, password: str, *, role: str = "volunteer
     return User(name, role)
 
 
+def stamp_of(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def current_stamp(engine: Engine, name: str) -> str | None:
+    """The stamp of the volunteer's stored hash now (None when they are no longer a volunteer): a session made
+    before a password reset or a removal no longer matches."""
+    if not has_users_table(engine):
+        return None
+    with engine.connect() as conn:
+        digest = conn.scalar(select(users.c.password_hash).where(users.c.name == name))
+    return stamp_of(digest) if digest else None
+
+
 def remove_user(engine: Engine, name: str) -> bool:
     with database.writing(engine) as conn:
         return bool(conn.execute(users.delete().where(users.c.name == clean_name(name))).rowcount)
@@ -126,7 +142,9 @@ def authenticate(engine: Engine, name: str, password: str, *, writer: Engine | N
         return None
     if row is None:
         return None
-    if writer is not None and hasher.check_needs_rehash(row.password_hash):
+    digest = row.password_hash
+    if writer is not None and hasher.check_needs_rehash(digest):
+        digest = hasher.hash(password)
         with database.writing(writer) as conn:
-            conn.execute(users.update().where(users.c.name == name).values(password_hash=hasher.hash(password)))
-    return User(name, row.role)
+            conn.execute(users.update().where(users.c.name == name).values(password_hash=digest))
+    return User(name, row.role, stamp_of(digest))

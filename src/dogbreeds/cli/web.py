@@ -33,6 +33,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help=_("address to listen on (0.0.0.0: every network)"))
     p.add_argument("--port", type=positive_int, default=DEFAULT_PORT, help=_("port to listen on"))
     p.add_argument("--max-upload-mb", type=positive_int, default=20, help=_("largest photo accepted, in MB"))
+    p.add_argument("--max-batch-mb", type=positive_int, default=500,
+                   help=_("most that 'add photos' takes at once, in MB"))  # fmt: skip
     p.add_argument("--cache", type=Path, help=_("thumbnail folder (default ~/.cache/dogbreeds/thumbs)"))
 
     u = sub.add_parser("users", help=_("the volunteers who may change the catalog from the web app"),
@@ -80,7 +82,8 @@ def run_users_add(args: argparse.Namespace) -> int:
     password = _read_password()
     check_password(password)
     user = add_user(engine, name, password, role="admin" if args.admin else "volunteer", replace=args.reset)
-    print(_("{name} may now log in to the web app ({role})", name=user.name, role=user.role))
+    role = _("administrator") if user.is_admin else _("volunteer")
+    print(_("{name} may now log in to the web app ({role})", name=user.name, role=role))
     return 0
 
 
@@ -116,6 +119,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = WebSettings(
         db=args.db, model=args.model, backend=args.backend, precision=args.precision, library=args.library,
         cache=args.cache or default_cache(), max_upload_bytes=args.max_upload_mb * MB,
+        max_batch_bytes=args.max_batch_mb * MB,
     )  # fmt: skip
     app = create_app(settings)
     print(_("dogbreeds is at http://{host}:{port}/ (Ctrl-C stops it)", host=args.host, port=args.port), flush=True)

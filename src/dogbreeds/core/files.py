@@ -86,6 +86,15 @@ def read_regular_file(path: str | os.PathLike[str], *, max_bytes: int | None = N
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read once, at import, before any thread could race on it
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
     """Write through a temporary file beside ``path`` and a rename: a full disk or a kill leaves the old file (or
     none), never half of one."""
@@ -96,6 +105,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # what open() would give (mkstemp's 0600 hides it from others)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

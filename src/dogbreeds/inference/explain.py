@@ -14,6 +14,7 @@ repeated embedded message into the first, so ONNX Runtime reads the original gra
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,12 +91,12 @@ class Explainer:
     """The predictor's model with its CAM output, on ONNX Runtime (whatever backend the predictor uses: the map
     needs the graph, and ONNX Runtime is always installed). Built on first use; one per served model."""
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: Predictor, *, lock: Any = None) -> None:
         self.predictor = predictor
+        self.lock = lock or contextlib.nullcontext()  # shared with the predictor's calls, where several threads call
         card = predictor.card
         names = {**DEFAULT_NAMES, **(card.model_args.get("explain") or {})}
         self.feature_map, self.head_weight = str(names["feature_map"]), str(names["head_weight"])
-        self.flip_average = bool(card.model_args.get("flip_average"))
         self._session: Any = None
         self._failure: ModelCardError | None = None
 
@@ -143,10 +144,12 @@ class Explainer:
         is the top breed's unless ``breed_index`` names another."""
         names = [o.name for o in self.session.get_outputs()]
         images = normalise_pixels(view[None], self.predictor.card.preprocess)
-        raw = dict(zip(names, self.session.run(names, {"images": images}), strict=True))
-        cams = raw.pop(CAM_OUTPUT)  # (1 or 2) x h x w x breeds
-        if self.flip_average and len(cams) == 2:  # the photo, then its mirror image: flip the mirror's map back
-            cams = (cams[:1] + cams[1:, :, ::-1]) / 2
+        with self.lock:
+            raw = dict(zip(names, self.session.run(names, {"images": images}), strict=True))
+        cams = raw.pop(CAM_OUTPUT)  # (n or 2n) x h x w x breeds
+        n = len(images)
+        if len(cams) == 2 * n:  # the photos, then their mirror images: flip the mirrors' maps back
+            cams = (cams[:n] + cams[n:, :, ::-1]) / 2
         output = self.predictor.batch_output(raw)
         k = int(np.argmax(output.probabilities[0])) if breed_index is None else breed_index
         return Explanation(output, view, cams[0, :, :, k].astype(np.float32), k)

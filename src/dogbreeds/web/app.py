@@ -58,6 +58,7 @@ class WebState:
     writer: Engine | None = None  # the catalog opened for writing, on the first write (review, upload)
     jobs: Jobs = field(default_factory=Jobs)  # photos added from the browser, being classified
     index_cache: IndexCache = field(default_factory=IndexCache)  # embeddings, for "more like this"
+    reservations: Any = None  # dogbreeds.web.review.Reservations: which session has which photo open
 
 
 def state(request: Request) -> WebState:
@@ -102,7 +103,10 @@ def error_response(request: Request, status: int, message: str) -> Response:
     return page(request, "error.html", {"status": status, "message": message}, status=status)
 
 
-def upload_limit_message(settings: WebSettings) -> str:
+def upload_limit_message(settings: WebSettings, *, batch: bool = False) -> str:
+    if batch:
+        return _("these photos are too large together: at most {mb} MB at once; send them in several goes",
+                 mb=format(settings.max_batch_bytes / MB, "g"))  # fmt: skip
     mb = format(settings.max_upload_bytes / MB, "g")
     return _("the upload is too large: at most {mb} MB", mb=mb)
 
@@ -175,7 +179,9 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
 
     predictor = predictor or Predictor(settings.model, backend=settings.backend, precision=settings.precision)
     engine = open_catalog(settings.db, readonly=True) if settings.db else None
-    web = WebState(settings, ModelWorker(predictor), engine, _templates())
+    from dogbreeds.web.review import Reservations
+
+    web = WebState(settings, ModelWorker(predictor), engine, _templates(), reservations=Reservations())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -199,14 +205,18 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
     app.add_exception_handler(DogbreedsError, _unavailable)
     app.add_exception_handler(Exception, _bug)
 
+    def limit(scope: Scope) -> int:
+        batch = scope["path"] == "/upload"  # many photos at once: each still checked against the photo limit
+        return (settings.max_batch_bytes if batch else settings.max_upload_bytes) + FORM_OVERHEAD
+
     def too_large(scope: Scope) -> tuple[str, bytes]:
-        message = upload_limit_message(settings)
+        message = upload_limit_message(settings, batch=scope["path"] == "/upload")
         if scope["path"].startswith("/api/"):
             return json_refusal(message)
         body = web.templates.get_template("error.html").render(request=Request(scope), status=413, message=message,
                                                                **_visitor(Request(scope)))  # fmt: skip
         return "text/html; charset=utf-8", body.encode()
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD, refusal=too_large)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limit, refusal=too_large)
     app.add_middleware(VisitorMiddleware)  # outermost: the language is set for everything inside
     return app

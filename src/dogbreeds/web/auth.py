@@ -25,7 +25,9 @@ from dogbreeds.catalog.users import User
 SESSION_COOKIE = "dogbreeds_session"
 SESSION_SECONDS = 12 * 3600  # a shift at the shelter; then log in again
 MAX_SESSIONS = 10_000  # anonymous sessions come from anyone who opens the login page: their number is capped
-LOGIN_FAILURES = 5  # failed logins allowed per address, and per name, within the window
+LOGIN_FAILURES = 5  # failed logins allowed per address, and per name from one address, within the window
+NAME_FAILURES = 50  # ... and per name from everywhere: a guesser spread over many addresses, without letting one
+# visitor lock a volunteer out with five wrong tries
 LOGIN_WINDOW = 15 * 60
 
 
@@ -37,6 +39,7 @@ class Session:
     expires: float = 0.0
     skipped: set[str] = field(default_factory=set)  # review queue: photos put off for later, this session only
     decisions: list[int] = field(default_factory=list)  # review ids recorded in this session, for undo
+    problem: str = ""  # what the review page must say once (an answer it could not take), kept here, not in a URL
 
 
 class Sessions:
@@ -81,38 +84,43 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most ``failures`` failed logins per key (an address, a name) in any ``window`` seconds."""
+    """At most a number of failed logins per key in any ``window`` seconds. An attempt is counted *before* its
+    password is checked (:meth:`attempt`), so tries sent all at once cannot slip past the limit while the hashes
+    are computed; a good login takes its own count back (:meth:`succeeded`)."""
 
     def __init__(self, *, failures: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
         self.failures, self.window = failures, window
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def wait(self, *keys: str) -> float:
-        """Seconds before another try is allowed for these keys (0: now)."""
+    def attempt(self, keys: dict[str, int]) -> float:
+        """Count one try for each key (its limit as the value), unless one of them is over its limit: then the
+        seconds to wait, and nothing is counted."""
         now = time.monotonic()
         with self._lock:
             waits = []
-            for key in keys:
+            for key, limit in keys.items():
                 times = self._seen.get(key)
                 while times and times[0] < now - self.window:
                     times.popleft()
-                if times and len(times) >= self.failures:
-                    waits.append(times[0] + self.window - now)
-            return max(waits, default=0.0)
-
-    def failed(self, *keys: str) -> None:
-        with self._lock:
+                if times and len(times) >= limit:
+                    waits.append(times[-limit] + self.window - now)
+            if waits:
+                return max(waits)
             for key in keys:
-                self._seen.setdefault(key, deque()).append(time.monotonic())
+                self._seen.setdefault(key, deque()).append(now)
             if len(self._seen) > MAX_SESSIONS:  # forget the quietest keys rather than grow without end
                 for key in sorted(self._seen, key=lambda k: self._seen[k][-1] if self._seen[k] else 0)[:1000]:
                     del self._seen[key]
+            return 0.0
 
-    def succeeded(self, *keys: str) -> None:
+    def succeeded(self, keys: dict[str, int]) -> None:
+        """A good login: its try is not held against these keys (the others' failures stay)."""
         with self._lock:
             for key in keys:
-                self._seen.pop(key, None)
+                times = self._seen.get(key)
+                if times:
+                    times.pop()
 
 
 def session_of(request: Request) -> Session | None:
@@ -148,7 +156,23 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 
 
 def csrf_matches(session: Session | None, token: str | None) -> bool:
-    return session is not None and bool(token) and hmac.compare_digest(session.csrf, str(token))
+    if session is None or not token:
+        return False
+    return hmac.compare_digest(session.csrf.encode(), str(token).encode("utf-8", "surrogatepass"))
+
+
+def login_keys(address: str, name: str) -> dict[str, int]:
+    """The limiter's keys for a login try, with their limits: the address, the name from that address, and the
+    name from everywhere (the name as stored, so another spelling of it counts the same)."""
+    from dogbreeds.catalog.users import clean_name
+    from dogbreeds.core.errors import UsageError
+
+    try:
+        name = clean_name(name).casefold()
+    except UsageError:
+        name = "?"
+    return {f"address:{address}": LOGIN_FAILURES, f"name:{name}@{address}": LOGIN_FAILURES,
+            f"name:{name}": NAME_FAILURES}  # fmt: skip
 
 
 def safe_next(target: str | None) -> str:

@@ -15,9 +15,11 @@ import functools
 import io
 import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -99,7 +101,21 @@ class ModelWorker:
 
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
-        self.explainer = Explainer(predictor)  # its session is made on first use, on the model thread
+        # Upload jobs classify on a thread of their own with the same predictor: its runner takes one call at a
+        # time (an OpenVINO infer request refuses a second caller; ONNX Runtime's would only fight for the cores)
+        lock = getattr(predictor, "model_lock", None)
+        if lock is None:  # once per predictor, however many apps share it
+            lock = threading.Lock()
+            runner = predictor.runner
+
+            def one_at_a_time(pixels: Any) -> Any:
+                with lock:
+                    return runner(pixels)
+
+            predictor.runner = one_at_a_time
+            predictor.model_lock = lock  # type: ignore[attr-defined]
+        self.lock = lock
+        self.explainer = Explainer(predictor, lock=self.lock)  # its session is made on first use
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dogbreeds-model")
 
     async def identify(self, data: bytes, name: str, *, top_k: int, explain: bool = False) -> Identified:

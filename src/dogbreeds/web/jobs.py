@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from dogbreeds.core.files import _UMASK
 from dogbreeds.data.images import read_photo
 
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif",
@@ -36,7 +37,7 @@ class Job:
     stored: list[str] = field(default_factory=list)  # file names in the uploads folder
     duplicates: list[str] = field(default_factory=list)  # the client's names of photos already there
     refused: list[tuple[str, str]] = field(default_factory=list)  # (client's name, why)
-    stats: Any = None  # the classifier's live ClassifyStats while it runs
+    classifier: Any = None  # the Classifier at work: its live stats give the progress
     done: bool = False
     failed: str = ""
 
@@ -69,29 +70,53 @@ class Jobs:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def store(folder: Path, data: bytes) -> tuple[str, bool]:
-    """Decode ``data`` (refusing what is not a photo), then keep it under its content hash in ``folder``.
-    Returns the file name and whether it was new.
+FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file here (mkstemp gives 0600)
+
+
+def store(folder: Path, data: bytes, name: str = "") -> tuple[str, bool]:
+    """Decode ``data`` (refusing what is not a photo in a format the library keeps), then keep it under its
+    content hash in ``folder``. ``name``: the client's file name, only for its suffix (a HEIC photo is decoded as
+    one). Returns the file name and whether it was new.
 
     Raises:
-        UnreadableImage: not a photo; its one-line reason.
+        UnreadableImage: not a photo, or not one of the formats the library keeps; its one-line reason.
     """
-    read_photo(Path("upload"), data=data)  # decodes it whole: the checks classify applies, before any write
+    from dogbreeds.core.i18n import _
+    from dogbreeds.data.images import IMAGE_SUFFIXES, UnreadableImage
+
+    suffix = Path(name).suffix.lower()
+    read_photo(Path("upload" + (suffix if suffix in IMAGE_SUFFIXES else "")), data=data)  # the checks classify makes
     with Image.open(io.BytesIO(data)) as img:
-        suffix = SUFFIXES.get(img.format or "", ".img")
-    name = hashlib.sha256(data).hexdigest() + suffix
-    target = folder / name
+        kept = SUFFIXES.get(img.format or "")
+    if kept is None:
+        raise UnreadableImage(_("not a photo format the library keeps (JPEG, PNG, WebP, HEIC, GIF, BMP, TIFF)"))
+    stored = hashlib.sha256(data).hexdigest() + kept
+    target = folder / stored
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), FILE_MODE)
             os.fsync(f.fileno())
         try:
             os.link(tmp, target)  # fails if the name exists: never overwrites
         except FileExistsError:
-            return name, False
-        return name, True
+            return stored, False
+        except OSError:  # a file system without hard links (FAT, some network mounts): an exclusive create
+            try:
+                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            except FileExistsError:
+                return stored, False
+            try:
+                with os.fdopen(out, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
+        return stored, True
     finally:
         os.unlink(tmp)

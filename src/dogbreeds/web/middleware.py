@@ -92,11 +92,14 @@ class VisitorMiddleware:
 
 class BodyLimitMiddleware:
     """Refuses a request body over ``max_bytes`` with 413 before it is all read: a declared ``Content-Length``
-    at once, a streamed body as soon as it passes the limit (so an endless upload never fills the disk that
-    the form parser spools to). ``refusal(scope)`` gives the response's content type and body."""
+        at once, a streamed body as soon as it passes the limit (so an endless upload never fills the disk that
+        the form parser spools to). ``max_bytes(scope)`` is the request's limit (several photos at once may send more
+    than one); ``refusal(scope)`` gives the response's content type and body."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, refusal: Callable[[Scope], tuple[str, bytes]]) -> None:
-        self.app, self.max_bytes, self.refusal = app, max_bytes, refusal
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: Callable[[Scope], int], refusal: Callable[[Scope], tuple[str, bytes]]
+    ) -> None:
+        self.app, self.max_bytes_for, self.refusal = app, max_bytes, refusal
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         media_type, body = self.refusal(scope)
@@ -109,8 +112,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes_for(scope)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, send)
             return
         seen, over, started = 0, False, False
@@ -120,7 +124,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     over = True
                     return {"type": "http.disconnect"}  # the parser stops reading; the answer below is ours
             return message

@@ -68,7 +68,9 @@ async def identify_photo(
     status = 415 if p.error is not None else 200  # not a photo: refused, and said so on the same page
     shown = {"p": p, "answer": sentence(p), "preview": found.preview, "heatmap": found.heatmap, "name": name}
     if session is not None and session.user is not None and p.error is None:
-        shown["added"] = add_photos(request, session.user.name, [(name, data)])
+        from starlette.concurrency import run_in_threadpool
+
+        shown["added"] = await run_in_threadpool(add_photos, request, session.user.name, [(name, data)])
     return page(request, "identify.html", shown, status=status)
 
 

@@ -8,7 +8,10 @@ a breed nobody listed, "n" for not a dog), the same rows, recorded at once with 
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,16 +21,18 @@ from starlette.exceptions import HTTPException
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.review import decide, forget, queue_keys, record, row_of
-from dogbreeds.catalog.users import authenticate
+from dogbreeds.catalog.users import authenticate, current_stamp, has_users_table, list_users
 from dogbreeds.core.breed_names import EXTRA_BREEDS
 from dogbreeds.core.breeds import BREED_IDS, display_name
-from dogbreeds.core.i18n import _
+from dogbreeds.core.errors import DogbreedsError
+from dogbreeds.core.i18n import _, n_
 from dogbreeds.web import library, thumbs
 from dogbreeds.web.app import page, state
 from dogbreeds.web.auth import (
     Session,
     clear_session_cookie,
     csrf_matches,
+    login_keys,
     safe_next,
     session_of,
     set_session_cookie,
@@ -37,6 +42,11 @@ from dogbreeds.web.auth import (
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["review"])
 QUEUE_LOOKAHEAD = 200  # queue entries read to find the next photo not put off for later in this session
+RESERVE_SECONDS = 300.0  # a photo shown to one volunteer is not shown to another for this long
+MAX_PUT_OFF = 1000  # photos one session may put off for later
+
+
+_WRITER_LOCK = threading.Lock()
 
 
 def writer(request: Request) -> Engine:
@@ -44,24 +54,30 @@ def writer(request: Request) -> Engine:
     web = state(request)
     if web.engine is None:
         raise HTTPException(404, _("no catalog is open: start the server with --db CATALOG"))
-    if web.writer is None:
-        web.writer = database.open_catalog(web.settings.db)
+    with _WRITER_LOCK:
+        if web.writer is None:
+            web.writer = database.open_catalog(web.settings.db)
     return web.writer
 
 
 def logged_in(request: Request, csrf: str | None) -> Session:
-    """The volunteer's session, when logged in and the token matches; else 401 (logged out) or 403 (token)."""
+    """The volunteer's session, when logged in and the token matches; else 401 (logged out, or the volunteer was
+    removed or given a new password since) or 403 (token)."""
     session = session_of(request)
     if session is None or session.user is None:
         raise HTTPException(401, _("log in first: only registered volunteers can change the catalog"))
     if not csrf_matches(session, csrf):
         raise HTTPException(403, _("this form has expired: reload the page and try again"))
+    engine = state(request).engine
+    if engine is None or current_stamp(engine, session.user.name) != session.user.stamp:
+        state(request).sessions.drop(session.token)
+        raise HTTPException(401, _("log in first: only registered volunteers can change the catalog"))
     return session
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={here}", status_code=303)
+    return RedirectResponse(f"/login?{urlencode({'next': here})}", status_code=303)
 
 
 # --- logging in and out ---------------------------------------------------------------------------------------
@@ -85,20 +101,28 @@ def login(
     before = session_of(request)
     if not csrf_matches(before, csrf):
         raise HTTPException(403, _("this form has expired: reload the page and try again"))
-    keys = (f"address:{request.client.host if request.client else '?'}", f"name:{name.strip().casefold()}")
-    wait = web.limiter.wait(*keys)
-    if wait > 0:
-        raise HTTPException(429, _("too many failed logins: try again in {minutes} minutes",
-                                   minutes=max(1, round(wait / 60))))  # fmt: skip
     engine = web.engine
     if engine is None:
         raise HTTPException(404, _("no catalog is open: start the server with --db CATALOG"))
-    user = authenticate(engine, name, password)
+    keys = login_keys(request.client.host if request.client else "?", name)
+    wait = web.limiter.attempt(keys)  # counted before the password is checked: tries at once cannot slip past
+    if wait > 0:
+        minutes = max(1, round(wait / 60))
+        raise HTTPException(429, n_("too many failed logins: try again in {n} minute",
+                                    "too many failed logins: try again in {n} minutes", minutes))  # fmt: skip
+    try:
+        rehash: Engine | None = writer(request)  # an old hash is replaced at a good login, where the catalog allows
+    except DogbreedsError:
+        rehash = None
+    user = authenticate(engine, name, password, writer=rehash)
     if user is None:
-        web.limiter.failed(*keys)
-        return page(request, "login.html", {"next": safe_next(next), "problem": _("wrong name or password")},
-                    status=401)  # fmt: skip
-    web.limiter.succeeded(*keys)
+        problem = (
+            _("wrong name or password")
+            if has_users_table(engine) and list_users(engine)
+            else _("nobody can log in yet: add a volunteer with `dogbreeds users add NAME --db CATALOG`")
+        )
+        return page(request, "login.html", {"next": safe_next(next), "problem": problem}, status=401)
+    web.limiter.succeeded(keys)
     if before is not None:
         web.sessions.drop(before.token)
     session = start_session(request, user)  # a new token: one planted before the login is worth nothing now
@@ -110,24 +134,57 @@ def login(
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     session = session_of(request)
-    if session is not None and csrf_matches(session, csrf):
-        state(request).sessions.drop(session.token)
     response = RedirectResponse("/", status_code=303)
-    clear_session_cookie(request, response)
+    if session is not None and csrf_matches(session, csrf):  # another site cannot log a volunteer out
+        state(request).sessions.drop(session.token)
+        clear_session_cookie(request, response)
     return response
 
 
 # --- the review queue -------------------------------------------------------------------------------------------
 
 
-def next_in_queue(engine: Engine, skipped: set[str]) -> tuple[dict[str, Any] | None, int]:
-    """The first photo waiting for a volunteer that this session has not put off, and how many are waiting."""
+class Reservations:
+    """Which session has which photo open: two volunteers working at once are shown different photos (a photo is
+    held for ``seconds``, or until its session decides)."""
+
+    def __init__(self, seconds: float = RESERVE_SECONDS) -> None:
+        self.seconds = seconds
+        self._held: dict[str, tuple[str, float]] = {}  # sha256 -> (session token, until)
+        self._lock = threading.Lock()
+
+    def take(self, sha256: str, token: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            holder = self._held.get(sha256)
+            if holder is not None and holder[0] != token and holder[1] > now:
+                return False
+            if len(self._held) > 10_000:
+                self._held = {k: v for k, v in self._held.items() if v[1] > now}
+            self._held[sha256] = (token, now + self.seconds)
+            return True
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            self._held = {k: v for k, v in self._held.items() if v[0] != token}
+
+
+def next_in_queue(
+    engine: Engine, session: Session, reservations: Reservations
+) -> tuple[dict[str, Any] | None, int, int]:
+    """The first photo waiting for a volunteer that this session has not put off and no other session has open;
+    how many are waiting; how many of them this session put off."""
     keys = queue_keys(engine)
-    for path in keys[: QUEUE_LOOKAHEAD + len(skipped)]:
+    put_off = 0
+    for path in keys[: QUEUE_LOOKAHEAD + len(session.skipped)]:
         row = row_of(engine, path)
-        if row is not None and row["sha256"] not in skipped:
-            return row, len(keys)
-    return None, len(keys)
+        if row is None:
+            continue
+        if row["sha256"] in session.skipped:
+            put_off += 1
+        elif reservations.take(row["sha256"], session.token):
+            return row, len(keys), put_off
+    return None, len(keys), put_off
 
 
 def suggestions() -> list[str]:
@@ -137,17 +194,18 @@ def suggestions() -> list[str]:
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_page(request: Request, problem: str = "") -> Response:
+def review_page(request: Request) -> Response:
     session = session_of(request)
     if session is None or session.user is None:
         return _login_redirect(request)
     engine = writer(request)
-    row, waiting = next_in_queue(engine, session.skipped)
-    decided = len(session.decisions)
+    state(request).reservations.release(session.token)
+    row, waiting, put_off = next_in_queue(engine, session, state(request).reservations)
+    problem, session.problem = session.problem, ""  # said once, by the page after the answer it is about
     return page(request, "review.html", {
-        "row": row, "id": row["sha256"] if row else None, "waiting": waiting, "decided": decided,
-        "name": library.shown_path(row["path"], state(request).settings.library) if row else "",
-        "problem": problem[:300], "suggestions": suggestions(), "can_undo": bool(session.decisions),
+        "row": row, "id": row["sha256"] if row else None, "waiting": waiting, "decided": len(session.decisions),
+        "put_off": put_off, "name": library.shown_path(row["path"], state(request).settings.library) if row else "",
+        "problem": problem, "suggestions": suggestions(), "can_undo": bool(session.decisions),
     })  # fmt: skip
 
 
@@ -160,9 +218,15 @@ def apply_answer(request: Request, session: Session, photo_id: str, answer: str)
     """
     engine = writer(request)
     found = library.photo(engine, photo_id) if thumbs.SHA256.fullmatch(photo_id) else None
-    row = row_of(engine, found.paths[0]) if found is not None else None
-    if row is None:
+    rows = [r for r in (row_of(engine, p) for p in (found.paths if found else [])) if r is not None]
+    if not rows:
         raise HTTPException(404, _("there is no such photo in the catalog"))
+    row = rows[0]
+    for candidate in rows:  # a breed id from a button: the row whose top-5 showed it, as its position there
+        top = [k["breed"] for k in candidate["top5"] or []]
+        if answer in top:
+            row, answer = candidate, str(top.index(answer) + 1)
+            break
     decided = decide(answer, row)
     if isinstance(decided, str):
         raise HTTPException(422, decided)
@@ -180,29 +244,24 @@ def review_answer(
 ) -> Response:  # fmt: skip
     session = logged_in(request, csrf)
     if later:
-        session.skipped.add(photo_id)
+        if thumbs.SHA256.fullmatch(photo_id) and len(session.skipped) < MAX_PUT_OFF:
+            session.skipped.add(photo_id)
         return RedirectResponse("/review", status_code=303)
     try:
         apply_answer(request, session, photo_id, answer)
     except HTTPException as err:
         if err.status_code != 422:
             raise
-        return RedirectResponse(f"/review?{_query(problem=str(err.detail))}", status_code=303)
+        session.problem = str(err.detail)[:300]
     return RedirectResponse("/review", status_code=303)
 
 
 @router.post("/review/undo/last")
 def review_undo(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     session = logged_in(request, csrf)
-    if session.decisions:
-        forget(writer(request), session.decisions.pop())
+    if session.decisions and session.user is not None:
+        forget(writer(request), session.decisions.pop(), reviewer=session.user.name)
     return RedirectResponse("/review", status_code=303)
-
-
-def _query(**params: str) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 class ReviewAnswer(BaseModel):

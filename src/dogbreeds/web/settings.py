@@ -11,6 +11,7 @@ from dogbreeds.core.i18n import _
 
 MB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_MB = 20  # a 12 MP phone JPEG is 3-8 MB; a 20 MB one is already a RAW-sized file
+DEFAULT_MAX_BATCH_MB = 500  # "add photos": a hundred phone photos at once
 PAGE_SIZE = 48  # photos per library page: 4 rows of a desktop grid, a few screens on a phone
 TOP_K = 5  # breeds shown per photo (the bars, and /api/predict's default)
 
@@ -35,7 +36,8 @@ class WebSettings:
             shown as images (a catalog naming files elsewhere cannot make the server read them). None: any
             photo of the catalog.
         cache: the thumbnail folder.
-        max_upload_bytes: the largest upload accepted.
+        max_upload_bytes: the largest photo accepted.
+        max_batch_bytes: the most that "add photos" takes in one request (each photo still within the above).
         page_size: photos per library page.
     """
 
@@ -46,6 +48,7 @@ class WebSettings:
     library: Path | None = None
     cache: Path = field(default_factory=default_cache)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * MB
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_MB * MB
     page_size: int = PAGE_SIZE
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from dogbreeds.core.i18n import _
@@ -38,7 +39,7 @@ def _classify(request: Request, job: Job, folder: Path) -> None:
 
     try:
         classifier = Classifier(state(request).worker.predictor, writer(request))
-        job.stats = classifier.stats
+        job.classifier = classifier
         classifier.run([folder])
     except Exception as err:  # the catalog or the disk failed: said on the job's page, the details in the log
         log.error("upload job %s failed", job.id, exc_info=err)
@@ -62,7 +63,7 @@ def add_photos(request: Request, user: str, files: list[tuple[str, bytes]]) -> J
     job = jobs.new(user)
     for name, data in files:
         try:
-            stored, new = store(folder, data)
+            stored, new = store(folder, data, name)
         except UnreadableImage as err:
             job.refused.append((name, str(err)))
             continue
@@ -70,7 +71,7 @@ def add_photos(request: Request, user: str, files: list[tuple[str, bytes]]) -> J
             job.refused.append((name, _("could not be stored ({why})", why=err.strerror or type(err).__name__)))
             continue
         (job.stored if new else job.duplicates).append(stored if new else name)
-    if job.stored:
+    if job.stored or job.duplicates:  # a photo kept by an earlier, failed job is classified now
         jobs.start(lambda: _classify(request, job, folder))
     else:
         job.done = True
@@ -103,7 +104,7 @@ async def upload(
             received.append((shown_name(file.filename), data))
     if not received:
         raise HTTPException(400, _("choose a photo first"))
-    job = add_photos(request, session.user.name, received)
+    job = await run_in_threadpool(add_photos, request, session.user.name, received)  # decoding: off the loop
     return RedirectResponse(f"/upload/{job.id}", status_code=303)
 
 
