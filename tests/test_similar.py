@@ -66,6 +66,10 @@ def test_every_classified_content_has_one_embedding_and_similar_finds_the_near_d
     assert Path(found[0]["path"]).name == "pug.jpg" and found[0]["similarity"] > 0.9 > found[1]["similarity"]
     assert found[0]["breed"] == "n02110958-pug" and len(found) == 3
 
+    assert main(["similar", str(lib / "pug small.jpg"), "--db", str(db), "--top", "3", "--json", "--no-expand"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert Path(plain[0]["path"]).name == "pug.jpg" and len(plain) == 3
+
     assert main(["similar", str(lib / "beagle.jpg"), "--db", str(db), "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert Path(found[0]["path"]).name == "beagle copy.jpg" and found[0]["similarity"] == 1.0
@@ -157,9 +161,30 @@ def test_search_is_exact_and_leaves_out_what_it_is_told() -> None:
     stored = np.stack([np.frombuffer(to_vector(v), np.int8) for v in x])
     index = EmbeddingIndex("m", [f"{i:064x}" for i in range(len(x))], stored)
     q = x[123] + 0.01 * rng.normal(size=64)
-    hits = index.search(q, 5)
+    hits = index.search(q, 5, expand=False)
     widened = stored.astype(np.float32)
     brute = np.argsort(-(widened @ q / np.linalg.norm(widened, axis=1)))[:5]
     assert [i for i, _s in hits] == list(brute) and hits[0][0] == 123 and hits[0][1] > 0.99
     assert 123 not in [i for i, _s in index.search(q, 5, exclude={123})]
     assert len(index.search(q, 10**6)) == len(x)
+    assert index.search(q, 3)[0][0] == 123  # expanded, the near-duplicate keeps its place
+
+
+def test_query_expansion_follows_the_neighbours_that_agree() -> None:
+    """The plain nearest row is a lone look-alike; the query's other four nearest rows agree with each other, so
+    the expanded query ranks one of them first. Similarities stay those to the query itself."""
+
+    def unit(v: list[float]) -> np.ndarray:
+        a = np.array(v, np.float32)
+        return a / np.linalg.norm(a)
+
+    lone = unit([0.9, 0.436, 0, 0])
+    agreeing = [unit([0.88, -0.40, 0.25 + 0.01 * i, 0]) for i in range(4)]
+    far = [unit([0.0, 0.2 * i, 0.1, 1]) for i in range(5)]
+    rows = np.stack([lone, *agreeing, *far])
+    stored = np.stack([np.frombuffer(to_vector(v), np.int8) for v in rows])
+    index = EmbeddingIndex("m", [f"{i:064x}" for i in range(len(rows))], stored)
+    q = unit([1, 0, 0, 0])
+    assert index.search(q, 1, expand=False)[0][0] == 0
+    (best, similarity), *_rest = index.search(q, 2)
+    assert best in (1, 2, 3, 4) and similarity == pytest.approx(float(rows[best] @ q), abs=0.01)

@@ -21,6 +21,7 @@ from dogbreeds.catalog.schema import embeddings
 
 SEARCH_CHUNK = 16384  # rows of the index multiplied at a time (8 MB of float32 at 119 dimensions, 80 at 1,280)
 DUPLICATE_SIMILARITY = 0.95  # cosine similarity above which two photos are near-duplicates (re-encoded, resized)
+EXPAND_NEIGHBOURS, EXPAND_POWER = 5, 3.0  # query expansion, chosen by 3-fold CV on the train list (docs/results.md)
 
 
 @dataclass
@@ -40,8 +41,8 @@ class EmbeddingIndex:
         except ValueError:
             return None
 
-    def search(self, query: np.ndarray, k: int, *, exclude: set[int] | None = None) -> list[tuple[int, float]]:
-        """The ``k`` rows most similar to ``query`` (cosine similarity), best first, leaving out ``exclude``."""
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine similarity of ``query`` to every row."""
         q = np.asarray(query, np.float32)
         q = q / max(float(np.linalg.norm(q)), 1e-12)
         scores = np.empty(len(self), np.float32)
@@ -49,13 +50,43 @@ class EmbeddingIndex:
             rows = self.vectors[start : start + SEARCH_CHUNK].astype(np.float32)
             norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
             scores[start : start + SEARCH_CHUNK] = (rows @ q) / np.maximum(norms, 1e-12)
+        return scores
+
+    def unit_row(self, i: int) -> np.ndarray:
+        row = self.vectors[i].astype(np.float32)
+        return row / max(float(np.linalg.norm(row)), 1e-12)
+
+    def search(
+        self, query: np.ndarray, k: int, *, exclude: set[int] | None = None, expand: bool = True
+    ) -> list[tuple[int, float]]:
+        """The ``k`` rows most similar to ``query``, best first, leaving out ``exclude``; each with its cosine
+        similarity to the query.
+
+        With ``expand`` (the default), the ranking is by the query expanded with its nearest rows (alpha query
+        expansion, Radenovic et al. 2018: the query plus its :data:`EXPAND_NEIGHBOURS` nearest rows weighted by
+        their similarity to the power :data:`EXPAND_POWER`): a photo's few nearest neighbours agree on what it
+        shows, so their average points nearer the other photos of the same breed than the query alone. It pulls
+        towards the breed, away from the one photo: so the near-duplicates among those neighbours (similarity
+        :data:`DUPLICATE_SIMILARITY` and above) keep their places first, in the query's own order."""
+        scores = self.scores(query)
         for i in exclude or ():
             scores[i] = -np.inf
         k = min(k, len(self) - len(exclude or ()))
         if k <= 0:
             return []
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
+        ranking = scores
+        if expand and len(self) - len(exclude or ()) > EXPAND_NEIGHBOURS:
+            near = np.argpartition(-scores, EXPAND_NEIGHBOURS - 1)[:EXPAND_NEIGHBOURS]
+            q = np.asarray(query, np.float32)
+            q = q / max(float(np.linalg.norm(q)), 1e-12)
+            weights = np.clip(scores[near], 0, None) ** EXPAND_POWER
+            ranking = self.scores(q + sum(w * self.unit_row(int(i)) for w, i in zip(weights, near, strict=True)))
+            for i in exclude or ():
+                ranking[i] = -np.inf
+            duplicates = near[scores[near] >= DUPLICATE_SIMILARITY]  # near-duplicates first, as the query has them
+            ranking[duplicates] = 2.0 + scores[duplicates]
+        best = np.argpartition(-ranking, k - 1)[:k]
+        best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(i), float(scores[i])) for i in best]
 
 
@@ -138,11 +169,12 @@ def neighbours(
     *,
     exclude_sha256: str | None = None,
     query_path: str | None = None,
+    expand: bool = True,
 ) -> list[Neighbour]:
     """The ``k`` nearest catalogued contents to ``query`` with their rows. The query's own content
     (``exclude_sha256``) is not searched: its other copies in the catalog, if any, come first, at similarity 1."""
     own = index.position(exclude_sha256) if exclude_sha256 else None
-    hits = index.search(query, k + 8, exclude={own} if own is not None else None)  # spares for rows gone
+    hits = index.search(query, k + 8, exclude={own} if own is not None else None, expand=expand)  # spares: rows gone
     rows = rows_for(engine, [index.hashes[i] for i, _s in hits], index.model_id)
     out = []
     if exclude_sha256:

@@ -144,7 +144,10 @@ def authenticate(engine: Engine, name: str, password: str, *, writer: Engine | N
         return None
     digest = row.password_hash
     if writer is not None and hasher.check_needs_rehash(digest):
-        digest = hasher.hash(password)
-        with database.writing(writer) as conn:
-            conn.execute(users.update().where(users.c.name == name).values(password_hash=digest))
-    return User(name, row.role, stamp_of(digest))
+        with database.writing(writer) as conn:  # only if nobody changed it meanwhile (two logins at once)
+            changed = conn.execute(users.update().where(users.c.name == name, users.c.password_hash == digest)
+                                   .values(password_hash=hasher.hash(password))).rowcount  # fmt: skip
+            if changed:
+                digest = conn.scalar(select(users.c.password_hash).where(users.c.name == name)) or digest
+    stamp = current_stamp(writer, name) if writer is not None else stamp_of(digest)
+    return User(name, row.role, stamp or stamp_of(digest))

@@ -132,6 +132,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("photo", metavar="PHOTO", help=_("the photo to match (in the catalog or not)"))
     p.add_argument("--top", type=positive_int, default=10, help=_("how many photos to show"))
     p.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+    p.add_argument("--no-expand", action="store_true", help=_("rank by the photo alone, without its nearest "
+                                                          "neighbours: fewer look-alikes of the breed, the same "
+                                                          "dog's other photos a little more often first"))  # fmt: skip
 
     c = sub.add_parser("corrections", help=_("volunteers' decisions"), description=_("volunteers' decisions"))
     csub = c.add_subparsers(dest="corrections_command", required=True, metavar=_("COMMAND"))
@@ -324,7 +327,8 @@ def run_similar(args: argparse.Namespace) -> int:
             query = predictor.embed_paths([args.photo])[0]
         except UnreadableImage as why:
             raise UsageError(_("cannot read {photo}: {why}", photo=printable(args.photo), why=why)) from None
-    found = neighbours(engine, index, query, args.top, exclude_sha256=sha, query_path=catalog_key(args.photo))
+    found = neighbours(engine, index, query, args.top, exclude_sha256=sha, query_path=catalog_key(args.photo),
+                       expand=not args.no_expand)  # fmt: skip
     if args.json:
         print(json.dumps([n.to_dict() for n in found], indent=2, ensure_ascii=False))
         return 0

@@ -33,7 +33,7 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.i18n import LANGUAGES, _, current_language, n_, speaking
 from dogbreeds.inference.display import verdict_word
 from dogbreeds.inference.predictor import Predictor
-from dogbreeds.web.auth import LoginLimiter, Sessions, session_of
+from dogbreeds.web.auth import SESSION_COOKIE, LoginLimiter, Sessions, session_of
 from dogbreeds.web.identify import ModelWorker, shown_name
 from dogbreeds.web.jobs import Jobs
 from dogbreeds.web.library import IndexCache, breed_label
@@ -42,6 +42,7 @@ from dogbreeds.web.settings import MB, WebSettings
 
 HERE = Path(__file__).parent
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the photo itself
+MAX_BATCH_FILES = 500  # photos in one "add photos" request
 log = logging.getLogger(__name__)
 
 
@@ -205,12 +206,29 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
     app.add_exception_handler(DogbreedsError, _unavailable)
     app.add_exception_handler(Exception, _bug)
 
+    def is_batch(scope: Scope) -> bool:
+        """A logged-in volunteer adding photos: only they may send many at once (an anonymous client never gets
+        the server to spool more than one photo's worth to disk)."""
+        path = scope["path"][len(scope.get("root_path", "")) :].rstrip("/")
+        if path != "/upload":
+            return False
+        from http.cookies import SimpleCookie
+
+        cookie = SimpleCookie()
+        try:
+            cookie.load(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
+        except Exception:  # a malformed cookie: no session
+            return False
+        session = web.sessions.get(cookie[SESSION_COOKIE].value if SESSION_COOKIE in cookie else None)
+        return session is not None and session.user is not None
+
     def limit(scope: Scope) -> int:
-        batch = scope["path"] == "/upload"  # many photos at once: each still checked against the photo limit
-        return (settings.max_batch_bytes if batch else settings.max_upload_bytes) + FORM_OVERHEAD
+        if is_batch(scope):  # each photo is still checked against the photo limit
+            return settings.max_batch_bytes + FORM_OVERHEAD + 512 * MAX_BATCH_FILES
+        return settings.max_upload_bytes + FORM_OVERHEAD
 
     def too_large(scope: Scope) -> tuple[str, bytes]:
-        message = upload_limit_message(settings, batch=scope["path"] == "/upload")
+        message = upload_limit_message(settings, batch=is_batch(scope))
         if scope["path"].startswith("/api/"):
             return json_refusal(message)
         body = web.templates.get_template("error.html").render(request=Request(scope), status=413, message=message,

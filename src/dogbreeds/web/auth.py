@@ -25,7 +25,8 @@ from dogbreeds.catalog.users import User
 SESSION_COOKIE = "dogbreeds_session"
 SESSION_SECONDS = 12 * 3600  # a shift at the shelter; then log in again
 MAX_SESSIONS = 10_000  # anonymous sessions come from anyone who opens the login page: their number is capped
-LOGIN_FAILURES = 5  # failed logins allowed per address, and per name from one address, within the window
+LOGIN_FAILURES = 5  # failed logins allowed per name from one address within the window
+ADDRESS_FAILURES = 25  # ... per address (a shelter's volunteers may share one public address)
 NAME_FAILURES = 50  # ... and per name from everywhere: a guesser spread over many addresses, without letting one
 # visitor lock a volunteer out with five wrong tries
 LOGIN_WINDOW = 15 * 60
@@ -114,12 +115,15 @@ class LoginLimiter:
                     del self._seen[key]
             return 0.0
 
-    def succeeded(self, keys: dict[str, int]) -> None:
-        """A good login: its try is not held against these keys (the others' failures stay)."""
+    def succeeded(self, keys: dict[str, int], *, forgive: tuple[str, ...] = ()) -> None:
+        """A good login: its try is not held against these keys (earlier failures stay), and the keys of
+        ``forgive`` are cleared (the volunteer's own mistypes from this address)."""
         with self._lock:
             for key in keys:
                 times = self._seen.get(key)
-                if times:
+                if key in forgive:
+                    self._seen.pop(key, None)
+                elif times:
                     times.pop()
 
 
@@ -171,7 +175,7 @@ def login_keys(address: str, name: str) -> dict[str, int]:
         name = clean_name(name).casefold()
     except UsageError:
         name = "?"
-    return {f"address:{address}": LOGIN_FAILURES, f"name:{name}@{address}": LOGIN_FAILURES,
+    return {f"address:{address}": ADDRESS_FAILURES, f"name:{name}@{address}": LOGIN_FAILURES,
             f"name:{name}": NAME_FAILURES}  # fmt: skip
 
 

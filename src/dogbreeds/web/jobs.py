@@ -104,19 +104,10 @@ def store(folder: Path, data: bytes, name: str = "") -> tuple[str, bool]:
             os.link(tmp, target)  # fails if the name exists: never overwrites
         except FileExistsError:
             return stored, False
-        except OSError:  # a file system without hard links (FAT, some network mounts): an exclusive create
-            try:
-                out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            except FileExistsError:
+        except OSError:  # no hard links here (FAT, some network mounts): rename the complete file into place;
+            if target.exists():  # the name is the content's hash, so a file already there holds these bytes
                 return stored, False
-            try:
-                with os.fdopen(out, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-            except BaseException:
-                target.unlink(missing_ok=True)
-                raise
+            os.replace(tmp, target)
         return stored, True
     finally:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)

@@ -58,18 +58,19 @@ async def identify_photo(
     request: Request, file: Annotated[UploadFile | None, File()] = None,
     add: Annotated[str, Form(max_length=10)] = "", csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:  # fmt: skip
+    from starlette.concurrency import run_in_threadpool
+
     from dogbreeds.web.review import logged_in
     from dogbreeds.web.upload import add_photos
 
-    session = logged_in(request, csrf) if add else None  # adding to the library is a write: logged in, with token
+    # adding to the library is a write: logged in, with the token (a catalog query: off the event loop)
+    session = await run_in_threadpool(logged_in, request, csrf) if add else None
     data, name = await read_upload(request, file)
     found = await state(request).worker.identify(data, name, top_k=TOP_K, explain=True)
     p = found.prediction
     status = 415 if p.error is not None else 200  # not a photo: refused, and said so on the same page
     shown = {"p": p, "answer": sentence(p), "preview": found.preview, "heatmap": found.heatmap, "name": name}
     if session is not None and session.user is not None and p.error is None:
-        from starlette.concurrency import run_in_threadpool
-
         shown["added"] = await run_in_threadpool(add_photos, request, session.user.name, [(name, data)])
     return page(request, "identify.html", shown, status=status)
 

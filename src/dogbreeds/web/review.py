@@ -68,11 +68,22 @@ def logged_in(request: Request, csrf: str | None) -> Session:
         raise HTTPException(401, _("log in first: only registered volunteers can change the catalog"))
     if not csrf_matches(session, csrf):
         raise HTTPException(403, _("this form has expired: reload the page and try again"))
-    engine = state(request).engine
-    if engine is None or current_stamp(engine, session.user.name) != session.user.stamp:
-        state(request).sessions.drop(session.token)
+    if not still_volunteer(request, session):
         raise HTTPException(401, _("log in first: only registered volunteers can change the catalog"))
     return session
+
+
+def still_volunteer(request: Request, session: Session) -> bool:
+    """Whether the session's volunteer is still one, with the same password; if not, the session ends."""
+    engine = state(request).engine
+    if (
+        session.user is not None
+        and engine is not None
+        and current_stamp(engine, session.user.name) == session.user.stamp
+    ):
+        return True
+    state(request).sessions.drop(session.token)
+    return False
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -122,7 +133,7 @@ def login(
             else _("nobody can log in yet: add a volunteer with `dogbreeds users add NAME --db CATALOG`")
         )
         return page(request, "login.html", {"next": safe_next(next), "problem": problem}, status=401)
-    web.limiter.succeeded(keys)
+    web.limiter.succeeded(keys, forgive=tuple(k for k in keys if "@" in k))  # their own mistypes, from here
     if before is not None:
         web.sessions.drop(before.token)
     session = start_session(request, user)  # a new token: one planted before the login is worth nothing now
@@ -184,6 +195,8 @@ def next_in_queue(
             put_off += 1
         elif reservations.take(row["sha256"], session.token):
             return row, len(keys), put_off
+        else:
+            put_off += 1  # open on another volunteer's screen: not this one's to decide now
     return None, len(keys), put_off
 
 
@@ -196,7 +209,7 @@ def suggestions() -> list[str]:
 @router.get("/review", response_class=HTMLResponse)
 def review_page(request: Request) -> Response:
     session = session_of(request)
-    if session is None or session.user is None:
+    if session is None or session.user is None or not still_volunteer(request, session):
         return _login_redirect(request)
     engine = writer(request)
     state(request).reservations.release(session.token)

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 
 from dogbreeds.core.i18n import _
 from dogbreeds.data.images import UnreadableImage
-from dogbreeds.web.app import page, state, upload_limit_message
+from dogbreeds.web.app import MAX_BATCH_FILES, page, state, upload_limit_message
 from dogbreeds.web.auth import session_of
 from dogbreeds.web.identify import shown_name
 from dogbreeds.web.jobs import Job, Jobs, store
@@ -30,7 +30,6 @@ from dogbreeds.web.review import logged_in, writer
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 UPLOADS = "uploads"  # the folder inside --library that uploads go to
-MAX_FILES = 500  # per upload batch
 
 
 def _classify(request: Request, job: Job, folder: Path) -> None:
@@ -90,10 +89,10 @@ def upload_form(request: Request) -> Response:
 async def upload(
     request: Request, files: Annotated[list[UploadFile], File()], csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
-    session = logged_in(request, csrf)
+    session = await run_in_threadpool(logged_in, request, csrf)  # a catalog query: off the event loop
     assert session.user is not None
-    if len(files) > MAX_FILES:
-        raise HTTPException(413, _("at most {n} photos at once", n=MAX_FILES))
+    if len(files) > MAX_BATCH_FILES:
+        raise HTTPException(413, _("at most {n} photos at once", n=MAX_BATCH_FILES))
     limit = state(request).settings.max_upload_bytes
     received = []
     for file in files:
