@@ -37,7 +37,14 @@ from _results import write_results
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.schema import embeddings, photos
-from dogbreeds.catalog.similar import DUPLICATE_SIMILARITY, EXPAND_NEIGHBOURS, EXPAND_POWER, load_index, neighbours
+from dogbreeds.catalog.similar import (
+    DUPLICATE_SIMILARITY,
+    EXPAND_NEIGHBOURS,
+    EXPAND_POWER,
+    NEAR_DUPLICATE_BITS,
+    load_index,
+    neighbours,
+)
 from dogbreeds.core.card import load_card
 from dogbreeds.evaluation.leakage import hash_files, near_duplicates
 from dogbreeds.inference.predictor import Predictor, default_model_path
@@ -59,9 +66,22 @@ def link_tree(crops: Path, relative: list[str], into: Path) -> None:
             os.symlink(crops / rel, target)
 
 
-def leave_one_out(index_vectors: np.ndarray, labels: np.ndarray, *, expand: bool = True, chunk: int = 1024) -> float:
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Differing bits between each of ``a`` (uint64) and each of ``b``: len(a) x len(b)."""
+    x = np.ascontiguousarray(a[:, None] ^ b[None, :]).view(np.uint8)
+    return _POPCOUNT[x].reshape(len(a), len(b), 8).sum(axis=2)
+
+
+def leave_one_out(
+    index_vectors: np.ndarray, labels: np.ndarray, *, expand: bool = True, dhashes: np.ndarray | None = None,
+    chunk: int = 1024,
+) -> float:  # fmt: skip
     """Share of rows whose most similar other row (a different content) has the same label: ``EmbeddingIndex.
-    search``'s ranking, query expansion included (with ``expand``), for every row at once."""
+    search``'s ranking for every row at once: query expansion (with ``expand``), and photos within
+    NEAR_DUPLICATE_BITS of the row's difference hash first (with ``dhashes``; all known here)."""
     v = index_vectors.astype(np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     right = 0
@@ -79,6 +99,10 @@ def leave_one_out(index_vectors: np.ndarray, labels: np.ndarray, *, expand: bool
             s[rows, start + rows] = -np.inf
             duplicate = plain >= DUPLICATE_SIMILARITY  # near-duplicates keep their places first, as in search()
             np.put_along_axis(s, near, np.where(duplicate, 2.0 + plain, np.take_along_axis(s, near, 1)), 1)
+        if dhashes is not None:  # the photo hash's near-duplicates before all others, closest first
+            bits = hamming(dhashes[start : start + chunk], dhashes).astype(np.float32)
+            bits[rows, start + rows] = 99
+            s = np.where(bits <= NEAR_DUPLICATE_BITS, 4.0 - bits / 64, s)
         right += int((labels[np.argmax(s, axis=1)] == labels[start : start + chunk]).sum())
     return right / len(v)
 
@@ -101,7 +125,7 @@ def big_catalog(source: Path, out: Path, size: int, model_id: str) -> None:
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         for i in range(n):
             sha = f"{start + i:064x}"
-            vecs.append({"sha256": sha, "model_id": model_id, "vector": database.to_vector(x[i])})
+            vecs.append({"sha256": sha, "model_id": model_id, "vector": database.to_vector(x[i]), "dhash": None})
             rows.append({"path": f"/synthetic/{start + i}.jpg", "sha256": sha, "model_id": model_id,
                          "verdict": "dog", "breed": "n02110958-pug", "classified_at": stamp})  # fmt: skip
     with database.writing(engine) as conn:
@@ -149,7 +173,9 @@ def main() -> None:
     test_set = set(test)
     keep = [i for i, h in enumerate(index.hashes) if by_sha.get(h) in test_set]
     labels = np.array([label_of[by_sha[index.hashes[i]]] for i in keep])
-    loo = leave_one_out(index.vectors[keep], labels)
+    assert index.has_dhash is not None and index.dhashes is not None and index.has_dhash[keep].all()
+    loo = leave_one_out(index.vectors[keep], labels, dhashes=index.dhashes[keep])
+    loo_no_hash = leave_one_out(index.vectors[keep], labels)
     loo_plain = leave_one_out(index.vectors[keep], labels, expand=False)
     raw_loo, raw_dims = None, 0
     if not args.no_raw:  # the same contents, by the raw features the catalog stored before the projection
@@ -160,24 +186,31 @@ def main() -> None:
 
     # 3. the known near-duplicate pairs
     sha_of = {rel_of[p]: r["sha256"] for p, r in rows.items() if p in rel_of}
-    first = top5 = counted = first_plain = top5_plain = 0
+    variants = {
+        "as similar ranks": (True, True),
+        "embedding, expanded": (True, False),
+        "embedding alone": (False, False),
+    }
+    found_first = dict.fromkeys(variants, 0)
+    found_top5 = dict.fromkeys(variants, 0)
+    counted = 0
     for a, b in pairs:
-        if sha_of.get(a) == sha_of.get(b):  # byte-identical: the same content, found as a copy
-            first, top5, counted = first + 1, top5 + 1, counted + 1
-            first_plain, top5_plain = first_plain + 1, top5_plain + 1
-            continue
+        same = sha_of.get(a) == sha_of.get(b)  # byte-identical: the same content, found as a copy
         pos = index.position(sha_of[a])
-        if pos is None:
+        if pos is None and not same:
             continue
         counted += 1
-        for expand in (True, False):
-            found = index.search(index.vectors[pos], 5, exclude={pos}, expand=expand)
+        for name, (expand, use_hash) in variants.items():
+            if same:
+                found_first[name] += 1
+                found_top5[name] += 1
+                continue
+            query_dhash = index.dhash_at(pos) if use_hash else None
+            found = index.search(index.vectors[pos], 5, exclude={pos}, expand=expand, query_dhash=query_dhash)
             hits = [index.hashes[i] for i, _s in found]
-            hit_first, hit_top5 = int(bool(hits) and hits[0] == sha_of.get(b)), int(sha_of.get(b) in hits)
-            if expand:
-                first, top5 = first + hit_first, top5 + hit_top5
-            else:
-                first_plain, top5_plain = first_plain + hit_first, top5_plain + hit_top5
+            found_first[name] += int(bool(hits) and hits[0] == sha_of.get(b))
+            found_top5[name] += int(sha_of.get(b) in hits)
+    first, top5 = found_first["as similar ranks"], found_top5["as similar ranks"]
     # 4. 100,000 embeddings
     big = args.work / "big.db"
     big_catalog(db, big, args.index_size, model_id)
@@ -201,7 +234,8 @@ def main() -> None:
         "nearest_same_breed_raw": raw_loo,
         "dims": int(index.vectors.shape[1]), "head_top1": head_top1,
         "pairs": len(pairs), "pairs_counted": counted, "pairs_first": first, "pairs_top5": top5,
-        "pairs_first_no_expansion": first_plain, "pairs_top5_no_expansion": top5_plain,
+        "pairs_found_first": found_first, "pairs_found_top5": found_top5,
+        "nearest_same_breed_without_photo_hash": loo_no_hash,
         "pairs_within_test": len(within), "pairs_against_train": len(against),
         "classify_seconds": classify_seconds, "index_size": len(big_index),
         "cli_seconds": cli, "cli_median": statistics.median(cli), "read_index_seconds": read_seconds,
@@ -215,21 +249,35 @@ def main() -> None:
         rows=[
             [
                 f"nearest other test photo has the same breed ({index.vectors.shape[1]}-d projection, query "
-                "expansion: what `similar` does)",
+                "expansion, photo hash: what `similar` does)",
                 f"{loo:.2%}",
                 ">= 85 %",
             ],
-            ["(the same projection without query expansion)", f"{loo_plain:.2%}", ""],
+            ["(the same without the photo hash)", f"{loo_no_hash:.2%}", ""],
+            ["(the same without the photo hash or query expansion)", f"{loo_plain:.2%}", ""],
             [
                 f"(by the raw {raw_dims:,}-d features, no expansion: before the projection)",
                 "-" if raw_loo is None else f"{raw_loo:.2%}",
                 "",
             ],
             ["(the breed head's top-1 on the same photos)", f"{head_top1:.1%}", ""],
-            ["near-duplicate pairs (dHash) found first", f"{first} of {counted}", "all"],
-            ["(the same without query expansion)", f"{first_plain} of {counted}", ""],
+            [
+                "near-duplicate pairs (dHash) found first, as `similar` ranks (the photo hash first: the pairs' "
+                "own rule, so this checks the wiring)",
+                f"{first} of {counted}",
+                "all",
+            ],
+            [
+                "(by the embedding alone, expanded / not)",
+                f"{found_first['embedding, expanded']} / {found_first['embedding alone']} of {counted}",
+                "",
+            ],
             ["near-duplicate pairs found among the 5 nearest", f"{top5} of {counted}", ""],
-            ["(the same without query expansion)", f"{top5_plain} of {counted}", ""],
+            [
+                "(by the embedding alone, expanded / not)",
+                f"{found_top5['embedding, expanded']} / {found_top5['embedding alone']} of {counted}",
+                "",
+            ],
             [
                 f"`dogbreeds similar` at {len(big_index):,} embeddings, whole command",
                 f"{statistics.median(cli):.2f} s",

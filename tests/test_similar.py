@@ -188,3 +188,40 @@ def test_query_expansion_follows_the_neighbours_that_agree() -> None:
     assert index.search(q, 1, expand=False)[0][0] == 0
     (best, similarity), *_rest = index.search(q, 2)
     assert best in (1, 2, 3, 4) and similarity == pytest.approx(float(rows[best] @ q), abs=0.01)
+
+
+def test_a_greyscale_copy_is_found_first_by_its_photo_hash(
+    tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dogbreeds.data.images import dhash, load_rgb
+
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    stored = dict(sqlite3.connect(db).execute("select sha256, dhash from embeddings"))
+    husky = _sha(lib / "husky.jpg")
+    expected = dhash(load_rgb(lib / "husky.jpg", min_size=predictor.card.preprocess.resize_to))
+    assert stored[husky] is not None and stored[husky] & (2**64 - 1) == expected
+    grey = tmp_path / "husky in grey.jpg"  # not in the catalog: its hash comes from its own bytes
+    with Image.open(lib / "husky.jpg") as img:
+        img.convert("L").save(grey, quality=80)
+    assert main(["similar", str(grey), "--db", str(db), "--top", "2", "--json"]) == 0
+    assert Path(json.loads(capsys.readouterr().out)[0]["path"]).name == "husky.jpg"
+
+
+def test_embeddings_from_before_the_photo_hash_are_still_searched(tmp_path: Path, predictor: Predictor) -> None:
+    lib = _library(tmp_path / "lib")
+    db = tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    con = sqlite3.connect(db)  # the catalog as schema 2 had it: embeddings without their photo hash
+    con.execute("alter table embeddings drop column dhash")
+    con.execute("drop table users")
+    con.execute("update meta set value = '2' where key = 'schema_version'")
+    con.commit()
+    con.close()
+    index = load_index(open_catalog(str(db), readonly=True), predictor.card.id)  # read-only: left as it is
+    assert len(index) == len(list(lib.glob("*.jpg"))) - 1 and not index.has_dhash.any()
+    assert index.search(index.vectors[0], 3, query_dhash=123)  # no hashes: the embedding alone
+    engine = open_catalog(str(db))  # the next writer upgrades it; the old embeddings stay, without a hash
+    columns = [r[1] for r in sqlite3.connect(db).execute("pragma table_info(embeddings)")]
+    assert "dhash" in columns and load_index(engine, predictor.card.id).has_dhash.sum() == 0

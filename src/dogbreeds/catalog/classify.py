@@ -46,7 +46,7 @@ from dogbreeds.core.i18n import _
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.progress import progress
 from dogbreeds.core.verdicts import UNREADABLE
-from dogbreeds.data.images import UnreadableImage, read_photo
+from dogbreeds.data.images import UnreadableImage, dhash, read_photo
 from dogbreeds.inference.predictor import BatchOutput, Predictor
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class Photo:
     mtime_ns: int = 0
     sha256: str | None = None
     pixels: np.ndarray | None = None  # decoded, for the model (new contents only)
+    dhash: int | None = None  # its difference hash, for similar's near-duplicates (new contents only)
     size: tuple[int, int] | None = None
     taken_at: str | None = None
     error: str | None = None
@@ -212,6 +213,7 @@ class Classifier:
             p.error = str(err)
             return p
         p.pixels, p.size, p.taken_at = self.predictor.transform(photo.image), photo.size, photo.taken_at
+        p.dhash = dhash(photo.image)
         return p
 
     # -- predict ------------------------------------------------------------------------------------------------
@@ -266,7 +268,8 @@ class Classifier:
         vectors = None if out is None else self.predictor.embedding(out)
         if vectors is None:
             return []
-        return [{"sha256": sha, "model_id": self.model_id, "vector": database.to_vector(vectors[i])}
+        return [{"sha256": sha, "model_id": self.model_id, "vector": database.to_vector(vectors[i]),
+                 "dhash": database.to_signed64(predicted.first[sha].dhash)}
                 for sha, i in predicted.index.items()]  # fmt: skip
 
     def _row(self, p: Photo, predicted: Predicted, stamp: Any) -> tuple[dict[str, Any], str, list[str]]:

@@ -322,6 +322,13 @@ def embedded(engine: Engine, hashes: list[str], model_id: str, dims: int | None 
         return set(conn.scalars(embedded_query(model_id, dims).where(embeddings.c.sha256.in_(hashes))))
 
 
+def to_signed64(value: int | None) -> int | None:
+    """A 64-bit hash as the signed number a BIGINT column holds (and back with ``& (2**64 - 1)``)."""
+    if value is None:
+        return None
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def to_vector(features: np.ndarray) -> bytes:
     """An embedding as stored: int8, scaled so its largest component is 127 (cosine similarity ignores the scale).
     A quarter of float32's bytes and half of float16's, and NumPy widens int8 three times faster than float16:
@@ -379,7 +386,8 @@ def upsert(
         if vectors:
             vstmt = insert(embeddings)
             vstmt = vstmt.on_conflict_do_update(
-                index_elements=["sha256", "model_id"], set_={"vector": vstmt.excluded.vector}
+                index_elements=["sha256", "model_id"],
+                set_={"vector": vstmt.excluded.vector, "dhash": vstmt.excluded.dhash},
             )
             conn.execute(vstmt, vectors)
         if delete_paths:

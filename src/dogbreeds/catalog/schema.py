@@ -98,6 +98,10 @@ embeddings = Table(
     Column("sha256", String(64), primary_key=True),
     Column("model_id", String(80), primary_key=True),
     Column("vector", LargeBinary, nullable=False),
+    # the photo's 64-bit difference hash (schema 3; as a signed 64-bit number): near-duplicates (re-encoded,
+    # resized, slightly cropped, greyscale copies) are found by it, since the embedding keeps the breed more than
+    # the photo. NULL for contents embedded before it.
+    Column("dhash", BigInteger),
 )
 
 # The volunteers who may change the catalog through the web app (schema 3): `dogbreeds users add NAME`. Only an
@@ -180,8 +184,11 @@ def _v1_to_v2(conn: Connection) -> None:
 
 
 def _v2_to_v3(conn: Connection) -> None:
-    """Schema 3: the users table (the web app's volunteers); a catalog has none until one is added."""
+    """Schema 3: the users table (the web app's volunteers; a catalog has none until one is added), and each
+    embedding's photo hash (NULL for those from before: similar then does without it for them)."""
     metadata.create_all(conn, tables=[users])
+    if "dhash" not in {c["name"] for c in inspect(conn).get_columns("embeddings")}:  # a schema-1 catalog's step
+        conn.execute(text("ALTER TABLE embeddings ADD COLUMN dhash BIGINT"))  # to 2 made the table as it is now
 
 
 UPGRADES: dict[int, Callable[[Connection], None]] = {

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, func, inspect, literal, select
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.schema import embeddings
 
 SEARCH_CHUNK = 16384  # rows of the index multiplied at a time (8 MB of float32 at 119 dimensions, 80 at 1,280)
+NEAR_DUPLICATE_BITS = 4  # difference-hash bits (of 64) within which two photos are near-duplicates (the leakage
+# check's rule, dogbreeds.evaluation.leakage)
 DUPLICATE_SIMILARITY = 0.95  # cosine similarity above which two photos are near-duplicates (re-encoded, resized)
 EXPAND_NEIGHBOURS, EXPAND_POWER = 5, 3.0  # query expansion, chosen by 3-fold CV on the train list (docs/results.md)
 
@@ -31,6 +33,8 @@ class EmbeddingIndex:
     model_id: str
     hashes: list[str]
     vectors: np.ndarray  # N x D int8, each row scaled to its largest component
+    dhashes: np.ndarray | None = None  # N uint64 difference hashes of the photos (0 where unknown: see has_dhash)
+    has_dhash: np.ndarray | None = None  # N bool
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -56,9 +60,25 @@ class EmbeddingIndex:
         row = self.vectors[i].astype(np.float32)
         return row / max(float(np.linalg.norm(row)), 1e-12)
 
+    def dhash_at(self, i: int | None) -> int | None:
+        if i is None or self.dhashes is None or self.has_dhash is None or not self.has_dhash[i]:
+            return None
+        return int(self.dhashes[i])
+
+    def near_duplicates(self, query_dhash: int | None) -> np.ndarray:
+        """Positions of the photos whose difference hash is within :data:`NEAR_DUPLICATE_BITS` of the query's,
+        closest first (empty without hashes)."""
+        if query_dhash is None or self.dhashes is None or self.has_dhash is None or not len(self):
+            return np.zeros(0, np.int64)
+        bits = np.unpackbits((self.dhashes ^ np.uint64(query_dhash)).view(np.uint8).reshape(-1, 8), axis=1)
+        distance = bits.sum(axis=1)
+        close = np.flatnonzero(self.has_dhash & (distance <= NEAR_DUPLICATE_BITS))
+        return close[np.argsort(distance[close], kind="stable")]
+
     def search(
-        self, query: np.ndarray, k: int, *, exclude: set[int] | None = None, expand: bool = True
-    ) -> list[tuple[int, float]]:
+        self, query: np.ndarray, k: int, *, exclude: set[int] | None = None, expand: bool = True,
+        query_dhash: int | None = None,
+    ) -> list[tuple[int, float]]:  # fmt: skip
         """The ``k`` rows most similar to ``query``, best first, leaving out ``exclude``; each with its cosine
         similarity to the query.
 
@@ -67,7 +87,11 @@ class EmbeddingIndex:
         their similarity to the power :data:`EXPAND_POWER`): a photo's few nearest neighbours agree on what it
         shows, so their average points nearer the other photos of the same breed than the query alone. It pulls
         towards the breed, away from the one photo: so the near-duplicates among those neighbours (similarity
-        :data:`DUPLICATE_SIMILARITY` and above) keep their places first, in the query's own order."""
+        :data:`DUPLICATE_SIMILARITY` and above) keep their places first, in the query's own order.
+
+        With ``query_dhash`` (the query photo's difference hash), the photos whose hash is within
+        :data:`NEAR_DUPLICATE_BITS` come before all others: the embedding keeps the breed more than the photo, and
+        a greyscale or re-cropped copy can sit lower in it than another dog of the breed."""
         scores = self.scores(query)
         for i in exclude or ():
             scores[i] = -np.inf
@@ -85,6 +109,11 @@ class EmbeddingIndex:
                 ranking[i] = -np.inf
             duplicates = near[scores[near] >= DUPLICATE_SIMILARITY]  # near-duplicates first, as the query has them
             ranking[duplicates] = 2.0 + scores[duplicates]
+        if query_dhash is not None:  # the same photo re-encoded, resized, re-cropped or greyed: first, closest first
+            same = [int(i) for i in self.near_duplicates(query_dhash) if int(i) not in (exclude or ())]
+            if same:
+                ranking = ranking.copy() if ranking is scores else ranking
+                ranking[same] = 4.0 - np.arange(len(same)) / (len(same) + 1)
         best = np.argpartition(-ranking, k - 1)[:k]
         best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(i), float(scores[i])) for i in best]
@@ -111,17 +140,21 @@ def load_index(engine: Engine, model_id: str, dims: int | None = None) -> Embedd
     into one int8 array; a damaged row (the odd length out) is left out."""
     if not has_embeddings(engine):
         return EmbeddingIndex(model_id, [], np.zeros((0, 0), np.int8))
-    query = select(embeddings.c.sha256, embeddings.c.vector).where(embeddings.c.model_id == model_id)
+    with_dhash = "dhash" in {c["name"] for c in inspect(engine).get_columns("embeddings")}  # schema 3
+    hashed = embeddings.c.dhash if with_dhash else literal(None).label("dhash")
+    query = select(embeddings.c.sha256, embeddings.c.vector, hashed).where(embeddings.c.model_id == model_id)
     if dims is not None:
         query = query.where(func.length(embeddings.c.vector) == dims)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     if not rows:
         return EmbeddingIndex(model_id, [], np.zeros((0, dims or 0), np.int8))
-    dim = dims or Counter(len(blob) for _sha, blob in rows).most_common(1)[0][0]
-    good = [(sha, bytes(blob)) for sha, blob in rows if len(blob) == dim]
-    vectors = np.frombuffer(b"".join(blob for _sha, blob in good), np.int8).reshape(len(good), dim)
-    return EmbeddingIndex(model_id, [sha for sha, _blob in good], vectors)
+    dim = dims or Counter(len(blob) for _sha, blob, _h in rows).most_common(1)[0][0]
+    good = [(sha, bytes(blob), h) for sha, blob, h in rows if len(blob) == dim]
+    vectors = np.frombuffer(b"".join(blob for _sha, blob, _h in good), np.int8).reshape(len(good), dim)
+    has = np.array([h is not None for _sha, _blob, h in good], bool)
+    dhashes = np.array([(h or 0) & ((1 << 64) - 1) for _sha, _blob, h in good], np.uint64)
+    return EmbeddingIndex(model_id, [sha for sha, _blob, _h in good], vectors, dhashes, has)
 
 
 def stored_vector(engine: Engine, sha256: str, model_id: str, dims: int | None = None) -> np.ndarray | None:
@@ -170,11 +203,14 @@ def neighbours(
     exclude_sha256: str | None = None,
     query_path: str | None = None,
     expand: bool = True,
+    query_dhash: int | None = None,
 ) -> list[Neighbour]:
     """The ``k`` nearest catalogued contents to ``query`` with their rows. The query's own content
     (``exclude_sha256``) is not searched: its other copies in the catalog, if any, come first, at similarity 1."""
     own = index.position(exclude_sha256) if exclude_sha256 else None
-    hits = index.search(query, k + 8, exclude={own} if own is not None else None, expand=expand)  # spares: rows gone
+    hits = index.search(
+        query, k + 8, exclude={own} if own is not None else None, expand=expand, query_dhash=query_dhash
+    )  # spares for rows gone meanwhile
     rows = rows_for(engine, [index.hashes[i] for i, _s in hits], index.model_id)
     out = []
     if exclude_sha256:

@@ -327,8 +327,16 @@ def run_similar(args: argparse.Namespace) -> int:
             query = predictor.embed_paths([args.photo])[0]
         except UnreadableImage as why:
             raise UsageError(_("cannot read {photo}: {why}", photo=printable(args.photo), why=why)) from None
+    query_dhash = index.dhash_at(index.position(sha))
+    if query_dhash is None:  # its photo hash, for the near-duplicates: from a small decoding of the bytes read
+        from dogbreeds.data.images import UnreadableImage, dhash, read_photo
+
+        try:
+            query_dhash = dhash(read_photo(Path(args.photo), min_size=64, data=data).image)
+        except UnreadableImage:
+            query_dhash = None
     found = neighbours(engine, index, query, args.top, exclude_sha256=sha, query_path=catalog_key(args.photo),
-                       expand=not args.no_expand)  # fmt: skip
+                       expand=not args.no_expand, query_dhash=query_dhash)  # fmt: skip
     if args.json:
         print(json.dumps([n.to_dict() for n in found], indent=2, ensure_ascii=False))
         return 0

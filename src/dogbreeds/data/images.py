@@ -63,6 +63,16 @@ class Photo:
     taken_at: str | None  # EXIF DateTimeOriginal (or DateTime), "YYYY:MM:DD HH:MM:SS", when present
 
 
+def dhash(img: Image.Image) -> int:
+    """64-bit difference hash: is each pixel of a 9x8 greyscale thumbnail brighter than its right neighbour? Photos
+    that differ only by re-encoding, resizing, a slight crop or their colours hash within a few bits."""
+    import numpy as np
+
+    small = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return int(np.packbits(bits).view(">u8")[0])
+
+
 def load_rgb(path: str | os.PathLike[str], *, min_size: int | None = None) -> Image.Image:
     """Open any photo as an upright RGB image (see :func:`read_photo`)."""
     return read_photo(path, min_size=min_size).image

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from dogbreeds.core.i18n import _
 from dogbreeds.core.progress import progress
-from dogbreeds.data.images import UnreadableImage, load_rgb
+from dogbreeds.data.images import UnreadableImage, dhash, load_rgb
 
 MAX_DISTANCE = 4  # bits of 64: re-encoded or resized copies measured 0-2, different dogs of one breed 10+
 _NO_HASH = np.uint64(0)
@@ -37,13 +36,6 @@ def popcount(x: np.ndarray) -> np.ndarray:
 def popcount_table(x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.uint64)
     return _BYTE_BITS[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1, dtype=np.uint8)
-
-
-def dhash(img: Image.Image) -> int:
-    """64-bit difference hash: is each pixel of a 9x8 greyscale thumbnail brighter than its right neighbour?"""
-    small = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
-    bits = (small[:, 1:] > small[:, :-1]).flatten()
-    return int(np.packbits(bits).view(">u8")[0])
 
 
 def _hash_file(path: Path) -> int | None:

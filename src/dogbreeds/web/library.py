@@ -218,6 +218,7 @@ def more_like_this(engine: Engine, record: PhotoRecord, cache: IndexCache) -> li
     if position is None:
         return []
     query = index.vectors[position].astype("float32")
-    found = neighbours(engine, index, query, MORE_LIKE_THIS + 1, exclude_sha256=sha, query_path=record.paths[0])
+    found = neighbours(engine, index, query, MORE_LIKE_THIS + 1, exclude_sha256=sha, query_path=record.paths[0],
+                       query_dhash=index.dhash_at(position))  # fmt: skip
     return [{"id": n.sha256, "similarity": n.similarity, "breed": n.breed, "verdict": n.verdict}
             for n in found if n.sha256 != sha][:MORE_LIKE_THIS]  # fmt: skip
