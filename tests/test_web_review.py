@@ -362,3 +362,28 @@ def test_a_format_the_library_would_not_walk_is_refused_not_stored(client: TestC
     answer = client.post("/upload", files=[("files", ("x.ppm", buffer.getvalue(), "image/x-portable-pixmap"))],
                          data={"csrf": token})  # fmt: skip
     assert "not a photo format the library keeps" in answer.text and not (lib / "uploads").exists()
+
+
+def test_only_an_administrator_withdraws_a_decision(client: TestClient, catalog: tuple[Path, Path]) -> None:
+    _lib, db = catalog
+    _login(client)
+    page = client.get("/review")
+    photo, token = _photo_on(page.text), _csrf(page.text)
+    client.post(f"/review/{photo}", data={"answer": "n", "csrf": token})
+    (review_id,) = sqlite3.connect(db).execute("select id from reviews").fetchone()
+    shown = client.get(f"/photos/{photo}").text
+    assert "withdraw" not in shown  # a volunteer: no such button...
+    refused = client.post(f"/photos/{photo}/reviews/{review_id}/withdraw", data={"csrf": token})
+    assert refused.status_code == 403 and len(_reviews(db)) == 1  # ... and no such right
+
+    add_user(open_catalog(str(db)), "Sam", PASSWORD, role="admin")
+    client.cookies.clear()
+    _login(client, name="Sam")
+    shown = client.get(f"/photos/{photo}").text
+    assert "withdraw" in shown and client.get(f"/api/photos/{photo}").json()["final_verdict"] == "not_a_dog"
+    done = client.post(f"/photos/{photo}/reviews/{review_id}/withdraw", data={"csrf": _csrf(shown)},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303 and _reviews(db) == []
+    (model_verdict,) = sqlite3.connect(db).execute("select verdict from photos where sha256 = ?", (photo,)).fetchone()
+    assert client.get(f"/api/photos/{photo}").json()["final_verdict"] == model_verdict  # the model's answer again
+    assert client.post(f"/photos/{photo}/reviews/{review_id}/withdraw", data={"csrf": _csrf(shown)}).status_code == 404

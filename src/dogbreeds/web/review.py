@@ -294,3 +294,19 @@ def api_review(
     if len(body.answer) > 200:
         raise HTTPException(422, _("this answer is too long"))
     return apply_answer(request, session, photo_id, body.answer)
+
+
+@router.post("/photos/{photo_id}/reviews/{review_id}/withdraw")
+def withdraw(
+    request: Request, photo_id: str, review_id: int, csrf: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """An administrator takes back any volunteer's decision about a photo (a wrong click, a volunteer's mistake):
+    the photo's final answer becomes the previous decision, or the model's."""
+    session = logged_in(request, csrf)
+    if session.user is None or not session.user.is_admin:
+        raise HTTPException(403, _("only an administrator can withdraw a volunteer's decision"))
+    found = library.photo(writer(request), photo_id) if thumbs.SHA256.fullmatch(photo_id) else None
+    if found is None or review_id not in {h["id"] for h in found.history}:
+        raise HTTPException(404, _("there is no such decision about this photo"))
+    forget(writer(request), review_id)
+    return RedirectResponse(f"/photos/{photo_id}", status_code=303)
