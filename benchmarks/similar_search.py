@@ -89,20 +89,24 @@ def leave_one_out(
         s = v[start : start + chunk] @ v.T
         rows = np.arange(len(s))
         s[rows, start + rows] = -np.inf  # itself (contents are unique in the index)
+        s_plain = s.copy()
         if expand:
             near = np.argpartition(-s, EXPAND_NEIGHBOURS - 1, axis=1)[:, :EXPAND_NEIGHBOURS]
             w = np.clip(np.take_along_axis(s, near, 1), 0, None) ** EXPAND_POWER
             q = v[start : start + chunk] + (w[:, :, None] * v[near]).sum(axis=1)
             q /= np.linalg.norm(q, axis=1, keepdims=True)
-            plain = np.take_along_axis(s, near, 1)
             s = q @ v.T
             s[rows, start + rows] = -np.inf
-            duplicate = plain >= DUPLICATE_SIMILARITY  # near-duplicates keep their places first, as in search()
-            np.put_along_axis(s, near, np.where(duplicate, 2.0 + plain, np.take_along_axis(s, near, 1)), 1)
+            first = np.where(s_plain >= DUPLICATE_SIMILARITY, 2.0 + s_plain, -np.inf)  # as search(): all of them
+            s = np.maximum(s, first)
         if dhashes is not None:  # the photo hash's near-duplicates before all others, closest first
-            bits = hamming(dhashes[start : start + chunk], dhashes).astype(np.float32)
+            own = dhashes[start : start + chunk]
+            bits = hamming(own, dhashes).astype(np.float32)
             bits[rows, start + rows] = 99
-            s = np.where(bits <= NEAR_DUPLICATE_BITS, 4.0 - bits / 64, s)
+            ones = hamming(own, np.zeros(1, np.uint64))[:, 0]
+            bits[np.minimum(ones, 64 - ones) <= NEAR_DUPLICATE_BITS] = 99  # a featureless frame's hash: not used
+            pinned = 4.0 - bits / 64 + 0.001 * np.clip(s_plain, -1, 1)  # closest hash, then most similar
+            s = np.where(bits <= NEAR_DUPLICATE_BITS, pinned, s)
         right += int((labels[np.argmax(s, axis=1)] == labels[start : start + chunk]).sum())
     return right / len(v)
 
@@ -195,8 +199,8 @@ def main() -> None:
     found_top5 = dict.fromkeys(variants, 0)
     counted = 0
     for a, b in pairs:
-        same = sha_of.get(a) == sha_of.get(b)  # byte-identical: the same content, found as a copy
-        pos = index.position(sha_of[a])
+        same = sha_of.get(a) is not None and sha_of.get(a) == sha_of.get(b)  # byte-identical: found as a copy
+        pos = index.position(sha_of[a]) if a in sha_of else None
         if pos is None and not same:
             continue
         counted += 1

@@ -225,3 +225,21 @@ def test_embeddings_from_before_the_photo_hash_are_still_searched(tmp_path: Path
     engine = open_catalog(str(db))  # the next writer upgrades it; the old embeddings stay, without a hash
     columns = [r[1] for r in sqlite3.connect(db).execute("pragma table_info(embeddings)")]
     assert "dhash" in columns and load_index(engine, predictor.card.id).has_dhash.sum() == 0
+
+
+def test_every_near_duplicate_keeps_its_place_and_a_blank_frames_hash_pins_nothing() -> None:
+    """Five shots of a burst lean one way, a sixth the other way, and look-alikes lean the first way: the
+    expansion follows the five, yet the sixth (similarity 0.958) must stay ahead of the look-alikes (0.857)."""
+
+    def unit(*v: float) -> np.ndarray:
+        a = np.array([*v, 0, 0, 0], np.float32)[:4]
+        return a / np.linalg.norm(a)
+
+    rows = np.stack([*[unit(0.97, 0.243, 0.001 * i) for i in range(5)], unit(0.958, -0.287),
+                     *[unit(0.857, 0.515, 0.002 * i) for i in range(3)]])  # fmt: skip
+    stored = np.stack([np.frombuffer(to_vector(v), np.int8) for v in rows])
+    index = EmbeddingIndex("m", [f"{i:064x}" for i in range(len(rows))], stored)
+    top = [i for i, _s in index.search(unit(1, 0), 6)]
+    assert set(top) == set(range(6))  # all six shots before any look-alike
+    hashed = EmbeddingIndex("m", index.hashes, stored, np.zeros(len(rows), np.uint64), np.ones(len(rows), bool))
+    assert len(hashed.near_duplicates(0)) == 0 and len(hashed.near_duplicates(2**64 - 1)) == 0  # blank frames

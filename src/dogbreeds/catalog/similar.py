@@ -70,6 +70,8 @@ class EmbeddingIndex:
         closest first (empty without hashes)."""
         if query_dhash is None or self.dhashes is None or self.has_dhash is None or not len(self):
             return np.zeros(0, np.int64)
+        if min(bin(query_dhash).count("1"), 64 - bin(query_dhash).count("1")) <= NEAR_DUPLICATE_BITS:
+            return np.zeros(0, np.int64)  # a flat or featureless frame (black, white, a wall): its hash says nothing
         bits = np.unpackbits((self.dhashes ^ np.uint64(query_dhash)).view(np.uint8).reshape(-1, 8), axis=1)
         distance = bits.sum(axis=1)
         close = np.flatnonzero(self.has_dhash & (distance <= NEAR_DUPLICATE_BITS))
@@ -107,13 +109,17 @@ class EmbeddingIndex:
             ranking = self.scores(q + sum(w * self.unit_row(int(i)) for w, i in zip(weights, near, strict=True)))
             for i in exclude or ():
                 ranking[i] = -np.inf
-            duplicates = near[scores[near] >= DUPLICATE_SIMILARITY]  # near-duplicates first, as the query has them
+            duplicates = np.flatnonzero(scores >= DUPLICATE_SIMILARITY)  # near-duplicates first, in the query's order
             ranking[duplicates] = 2.0 + scores[duplicates]
         if query_dhash is not None:  # the same photo re-encoded, resized, re-cropped or greyed: first, closest first
-            same = [int(i) for i in self.near_duplicates(query_dhash) if int(i) not in (exclude or ())]
-            if same:
+            close = self.near_duplicates(query_dhash)
+            same = np.array([int(i) for i in close if int(i) not in (exclude or ())], np.int64)
+            if len(same) and self.dhashes is not None:  # closest hash first, then the most similar embedding
+                bits = np.unpackbits((self.dhashes[same] ^ np.uint64(query_dhash)).view(np.uint8).reshape(-1, 8),
+                                     axis=1).sum(axis=1)  # fmt: skip
+                order = same[np.lexsort((-scores[same], bits))]
                 ranking = ranking.copy() if ranking is scores else ranking
-                ranking[same] = 4.0 - np.arange(len(same)) / (len(same) + 1)
+                ranking[order] = 4.0 - np.arange(len(order)) / (len(order) + 1)
         best = np.argpartition(-ranking, k - 1)[:k]
         best = best[np.argsort(-ranking[best], kind="stable")]
         return [(int(i), float(scores[i])) for i in best]

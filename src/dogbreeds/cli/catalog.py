@@ -332,7 +332,8 @@ def run_similar(args: argparse.Namespace) -> int:
         from dogbreeds.data.images import UnreadableImage, dhash, read_photo
 
         try:
-            query_dhash = dhash(read_photo(Path(args.photo), min_size=64, data=data).image)
+            # decoded at the scale classify decodes for the model: the same draft, the same hash
+            query_dhash = dhash(read_photo(Path(args.photo), min_size=card.preprocess.resize_to, data=data).image)
         except UnreadableImage:
             query_dhash = None
     found = neighbours(engine, index, query, args.top, exclude_sha256=sha, query_path=catalog_key(args.photo),
