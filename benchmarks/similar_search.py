@@ -46,6 +46,7 @@ from dogbreeds.catalog.similar import (
     neighbours,
 )
 from dogbreeds.core.card import load_card
+from dogbreeds.data.images import popcount
 from dogbreeds.evaluation.leakage import hash_files, near_duplicates
 from dogbreeds.inference.predictor import Predictor, default_model_path
 from dogbreeds.inference.retrieval import raw_features
@@ -66,13 +67,9 @@ def link_tree(crops: Path, relative: list[str], into: Path) -> None:
             os.symlink(crops / rel, target)
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
-
-
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Differing bits between each of ``a`` (uint64) and each of ``b``: len(a) x len(b)."""
-    x = np.ascontiguousarray(a[:, None] ^ b[None, :]).view(np.uint8)
-    return _POPCOUNT[x].reshape(len(a), len(b), 8).sum(axis=2)
+    return popcount(a[:, None] ^ b[None, :])
 
 
 def leave_one_out(

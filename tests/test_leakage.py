@@ -83,7 +83,7 @@ def test_evaluate_reports_leakage_against_the_training_split(tmp_path: Path, cap
 
 def test_popcount_without_numpy_2_counts_the_same_bits() -> None:
     """``np.bitwise_count`` needs NumPy 2; the table NumPy 1 falls back on must agree with it and with Python."""
-    from dogbreeds.evaluation.leakage import popcount, popcount_table
+    from dogbreeds.data.images import popcount, popcount_table
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2**63, size=(7, 5), dtype=np.uint64) * np.uint64(2) + np.uint64(1)

@@ -242,4 +242,4 @@ def test_every_near_duplicate_keeps_its_place_and_a_blank_frames_hash_pins_nothi
     top = [i for i, _s in index.search(unit(1, 0), 6)]
     assert set(top) == set(range(6))  # all six shots before any look-alike
     hashed = EmbeddingIndex("m", index.hashes, stored, np.zeros(len(rows), np.uint64), np.ones(len(rows), bool))
-    assert len(hashed.near_duplicates(0)) == 0 and len(hashed.near_duplicates(2**64 - 1)) == 0  # blank frames
+    assert len(hashed.near_duplicates(0)[0]) == 0 and len(hashed.near_duplicates(2**64 - 1)[0]) == 0  # blank frames

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, func, inspect, literal, select
 
 from dogbreeds.catalog import database
 from dogbreeds.catalog.schema import embeddings
+from dogbreeds.data.images import popcount
 
 SEARCH_CHUNK = 16384  # rows of the index multiplied at a time (8 MB of float32 at 119 dimensions, 80 at 1,280)
 NEAR_DUPLICATE_BITS = 4  # difference-hash bits (of 64) within which two photos are near-duplicates (the leakage
@@ -65,17 +66,19 @@ class EmbeddingIndex:
             return None
         return int(self.dhashes[i])
 
-    def near_duplicates(self, query_dhash: int | None) -> np.ndarray:
+    def near_duplicates(self, query_dhash: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the photos whose difference hash is within :data:`NEAR_DUPLICATE_BITS` of the query's,
-        closest first (empty without hashes)."""
+        closest first, and their distances in bits (both empty without hashes)."""
+        none = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if query_dhash is None or self.dhashes is None or self.has_dhash is None or not len(self):
-            return np.zeros(0, np.int64)
-        if min(bin(query_dhash).count("1"), 64 - bin(query_dhash).count("1")) <= NEAR_DUPLICATE_BITS:
-            return np.zeros(0, np.int64)  # a flat or featureless frame (black, white, a wall): its hash says nothing
-        bits = np.unpackbits((self.dhashes ^ np.uint64(query_dhash)).view(np.uint8).reshape(-1, 8), axis=1)
-        distance = bits.sum(axis=1)
+            return none
+        ones = int(popcount(np.uint64(query_dhash)))
+        if min(ones, 64 - ones) <= NEAR_DUPLICATE_BITS:
+            return none  # a flat or featureless frame (black, white, a wall): its hash says nothing
+        distance = popcount(self.dhashes ^ np.uint64(query_dhash)).astype(np.int64)
         close = np.flatnonzero(self.has_dhash & (distance <= NEAR_DUPLICATE_BITS))
-        return close[np.argsort(distance[close], kind="stable")]
+        close = close[np.argsort(distance[close], kind="stable")]
+        return close, distance[close]
 
     def search(
         self, query: np.ndarray, k: int, *, exclude: set[int] | None = None, expand: bool = True,
@@ -112,11 +115,10 @@ class EmbeddingIndex:
             duplicates = np.flatnonzero(scores >= DUPLICATE_SIMILARITY)  # near-duplicates first, in the query's order
             ranking[duplicates] = 2.0 + scores[duplicates]
         if query_dhash is not None:  # the same photo re-encoded, resized, re-cropped or greyed: first, closest first
-            close = self.near_duplicates(query_dhash)
-            same = np.array([int(i) for i in close if int(i) not in (exclude or ())], np.int64)
-            if len(same) and self.dhashes is not None:  # closest hash first, then the most similar embedding
-                bits = np.unpackbits((self.dhashes[same] ^ np.uint64(query_dhash)).view(np.uint8).reshape(-1, 8),
-                                     axis=1).sum(axis=1)  # fmt: skip
+            close, bits = self.near_duplicates(query_dhash)
+            kept = np.array([int(i) not in (exclude or ()) for i in close], bool)
+            same, bits = close[kept], bits[kept]
+            if len(same):  # closest hash first, then the most similar embedding
                 order = same[np.lexsort((-scores[same], bits))]
                 ranking = ranking.copy() if ranking is scores else ranking
                 ranking[order] = 4.0 - np.arange(len(order)) / (len(order) + 1)

@@ -14,6 +14,7 @@ from dogbreeds.cli.common import (
     batch_options,
     catalog_options,
     command,
+    command_group,
     model_options,
     out_path,
     positive_int,
@@ -136,8 +137,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                                           "neighbours: fewer look-alikes of the breed, the same "
                                                           "dog's other photos a little more often first"))  # fmt: skip
 
-    c = sub.add_parser("corrections", help=_("volunteers' decisions"), description=_("volunteers' decisions"))
-    csub = c.add_subparsers(dest="corrections_command", required=True, metavar=_("COMMAND"))
+    csub = command_group(sub, "corrections", help=_("volunteers' decisions"))
     p = command(
         csub,
         "export",

@@ -49,6 +49,13 @@ def command(
     return parser
 
 
+def command_group(sub: argparse._SubParsersAction, name: str, *, help: str) -> argparse._SubParsersAction:
+    """A command with sub-commands of its own (``dogbreeds data summary``, ``corrections export``, ``users add``):
+    one of them must be given."""
+    group = sub.add_parser(name, help=help, description=help)
+    return group.add_subparsers(dest=f"{name}_command", required=True, metavar=_("COMMAND"))
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1 (``--top-k 0`` or ``--batch-size 0`` is refused at once)."""
     try:

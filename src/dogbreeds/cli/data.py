@@ -6,13 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from dogbreeds.cli.common import command, out_path, positive_int
+from dogbreeds.cli.common import command, command_group, out_path, positive_int
 from dogbreeds.core.i18n import _
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help=_("inspect a data folder"), description=_("inspect a data folder"))
-    dsub = p.add_subparsers(dest="data_command", required=True, metavar=_("COMMAND"))
+    dsub = command_group(sub, "data", help=_("inspect a data folder"))
     s = command(
         dsub,
         "summary",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dogbreeds.cli.common import catalog_options, command, model_options, positive_int
+from dogbreeds.cli.common import catalog_options, command, command_group, model_options, positive_int
 from dogbreeds.core.i18n import _
 
 DEFAULT_PORT = 8000
@@ -37,9 +37,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help=_("most that 'add photos' takes at once, in MB"))  # fmt: skip
     p.add_argument("--cache", type=Path, help=_("thumbnail folder (default ~/.cache/dogbreeds/thumbs)"))
 
-    u = sub.add_parser("users", help=_("the volunteers who may change the catalog from the web app"),
-                       description=_("the volunteers who may change the catalog from the web app"))  # fmt: skip
-    usub = u.add_subparsers(dest="users_command", required=True, metavar=_("COMMAND"))
+    usub = command_group(sub, "users", help=_("the volunteers who may change the catalog from the web app"))
     p = command(
         usub,
         "add",
@@ -75,12 +73,11 @@ def _read_password() -> str:
 
 def run_users_add(args: argparse.Namespace) -> int:
     from dogbreeds.catalog.database import open_catalog
-    from dogbreeds.catalog.users import add_user, check_password, clean_name
+    from dogbreeds.catalog.users import add_user, clean_name
 
-    name = clean_name(args.name)
+    name = clean_name(args.name)  # a bad name is refused before the password is asked for
     engine = open_catalog(args.db)
     password = _read_password()
-    check_password(password)
     user = add_user(engine, name, password, role="admin" if args.admin else "volunteer", replace=args.reset)
     role = _("administrator") if user.is_admin else _("volunteer")
     print(_("{name} may now log in to the web app ({role})", name=user.name, role=role))

@@ -189,17 +189,14 @@ def sidecar_path(card: ModelCard) -> Path | None:
 def carry_projection(card: ModelCard, weights_out: Path) -> str:
     """Copy the card's projection beside a copy of its model (``<weights_out stem>.retrieval.npz``), so the copy
     embeds as the original does; returns the name its card must give (empty when the card names none)."""
-    import shutil
+    from dogbreeds.core.files import write_bytes_atomic
 
     source = sidecar_path(card)
     if source is None:
         return ""
     target = weights_out.parent / (weights_out.stem + RETRIEVAL_SUFFIX)
     if source.resolve() != target.resolve():
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".npz")
-        os.close(fd)
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        write_bytes_atomic(target, source.read_bytes())
     return target.name
 
 

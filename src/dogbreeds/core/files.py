@@ -92,7 +92,7 @@ def _umask() -> int:
     return mask
 
 
-_UMASK = _umask()
+NEW_FILE_MODE = 0o666 & ~_umask()  # what open() gives a new file here (mkstemp gives 0600, which hides it)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -105,7 +105,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # what open() would give (mkstemp's 0600 hides it from others)
+            os.fchmod(f.fileno(), NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

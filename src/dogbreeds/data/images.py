@@ -6,6 +6,7 @@ Every photo, whatever its format or state, comes back either as an RGB ``PIL.Ima
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageFile, ImageOps
 
@@ -71,6 +73,30 @@ def dhash(img: Image.Image) -> int:
     small = np.asarray(img.convert("L").resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
     return int(np.packbits(bits).view(">u8")[0])
+
+
+def popcount(x: Any) -> Any:
+    """Set bits of each uint64 (of an array): ``np.bitwise_count`` on NumPy 2, a per-byte table on NumPy 1 (same
+    answer). With :func:`dhash`, ``popcount(a ^ b)`` is how far apart two photos are."""
+    import numpy as np
+
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    return popcount_table(x)
+
+
+def popcount_table(x: Any) -> Any:
+    import numpy as np
+
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    return _byte_bits()[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1, dtype=np.uint8)
+
+
+@functools.cache
+def _byte_bits() -> Any:
+    import numpy as np
+
+    return np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
 
 def load_rgb(path: str | os.PathLike[str], *, min_size: int | None = None) -> Image.Image:

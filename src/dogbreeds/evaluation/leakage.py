@@ -17,25 +17,10 @@ import numpy as np
 
 from dogbreeds.core.i18n import _
 from dogbreeds.core.progress import progress
-from dogbreeds.data.images import UnreadableImage, dhash, load_rgb
+from dogbreeds.data.images import UnreadableImage, dhash, load_rgb, popcount
 
 MAX_DISTANCE = 4  # bits of 64: re-encoded or resized copies measured 0-2, different dogs of one breed 10+
 _NO_HASH = np.uint64(0)
-
-
-_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], np.uint8)
-
-
-def popcount(x: np.ndarray) -> np.ndarray:
-    """Set bits of each uint64: ``np.bitwise_count`` on NumPy 2, a per-byte table on NumPy 1 (same answer)."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x)
-    return popcount_table(x)
-
-
-def popcount_table(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.uint64)
-    return _BYTE_BITS[x.view(np.uint8).reshape(*x.shape, 8)].sum(axis=-1, dtype=np.uint8)
 
 
 def _hash_file(path: Path) -> int | None:

@@ -115,19 +115,13 @@ class Explainer:
         return self._session
 
     def _open(self) -> Any:
-        import onnxruntime as ort
-
-        from dogbreeds.inference.onnx_session import cpu_threads
+        from dogbreeds.inference.onnx_session import open_session
 
         path = self.predictor.path
         if path.suffix != ".onnx" or path.stat().st_size > MAX_MODEL_BYTES:
             raise ModelCardError(_("{path} cannot draw a heat-map: it is not an ONNX model", path=path.name))
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = cpu_threads()
-        opts.log_severity_level = 3
         try:
-            graph = explaining_graph(Path(path).read_bytes(), self.feature_map, self.head_weight)
-            return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+            return open_session(explaining_graph(Path(path).read_bytes(), self.feature_map, self.head_weight))
         except Exception as err:  # ONNX Runtime's own error types: the names are not in this model's graph
             raise ModelCardError(
                 _(

@@ -13,8 +13,8 @@ def cpu_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def open_session(path: Path, *, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session with full graph optimisation."""
+def open_session(path: Path | bytes, *, threads: int | None = None) -> Any:
+    """An ONNX Runtime CPU session with full graph optimisation, of a model file or of a model's bytes."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -22,7 +22,8 @@ def open_session(path: Path, *, threads: int | None = None) -> Any:
     opts.intra_op_num_threads = threads or cpu_threads()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    model = path if isinstance(path, bytes) else str(path)
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 def run_session(session: Any, images: np.ndarray) -> dict[str, np.ndarray]:

@@ -14,10 +14,9 @@ belongs to it: ``dogbreeds fit-retrieval`` writes it. A model without one embeds
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import numpy as np
 from dogbreeds.core.card import RETRIEVAL_SUFFIX as SUFFIX
 from dogbreeds.core.card import ModelCard, sidecar_path
 from dogbreeds.core.errors import ModelCardError
+from dogbreeds.core.files import write_bytes_atomic
 from dogbreeds.core.i18n import _
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,9 @@ def load_projection(card: ModelCard) -> Projection | None:
 
 def save_projection(projection: Projection, path: Path) -> Path:
     """Write through a temporary file and a rename (a killed run never leaves half a projection)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez(f, mean=projection.mean.astype(np.float32), matrix=projection.matrix.astype(np.float32))
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    np.savez(buffer, mean=projection.mean.astype(np.float32), matrix=projection.matrix.astype(np.float32))
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def fit_lda(features: np.ndarray, labels: np.ndarray, shrink: float) -> Projection:
@@ -185,7 +183,7 @@ def fit_for_model(
 ) -> tuple[Path, dict[str, Any]]:
     """Embed labelled photos with ``model``, fit its projection, and write it beside the model with the card
     naming it (and its cross-validated figures under ``metrics.retrieval``). Returns the projection's path."""
-    from dogbreeds.core.card import CARD_NAME, write_json_atomic
+    from dogbreeds.core.card import write_json_atomic
     from dogbreeds.core.errors import UsageError
     from dogbreeds.inference.predictor import Predictor
 
@@ -202,8 +200,7 @@ def fit_for_model(
     projection, scores = fit_projection(features, y)
     out = card.weights_path.parent / (card.weights_path.stem + SUFFIX)
     save_projection(projection, out)
-    onnx_file = card.weights_path.suffix == ".onnx"
-    card_path = card.weights_path.with_suffix(".json") if onnx_file else card.weights_path.parent / CARD_NAME
+    card_path = card.weights_path.with_suffix(".json")  # x.onnx -> x.json; a folder's model.safetensors -> model.json
     raw = json.loads(card_path.read_text(encoding="utf-8"))
     raw["retrieval"] = out.name
     figures = {"photos": len(y), "unreadable": len(paths) - len(kept), "dims": projection.dims, "data": data,

@@ -33,11 +33,11 @@ from dogbreeds.core.errors import DogbreedsError
 from dogbreeds.core.i18n import LANGUAGES, _, current_language, n_, speaking
 from dogbreeds.inference.display import verdict_word
 from dogbreeds.inference.predictor import Predictor
-from dogbreeds.web.auth import SESSION_COOKIE, LoginLimiter, Sessions, session_of
+from dogbreeds.web.auth import SESSION_COOKIE, LoginLimiter, Reservations, Sessions, session_of
 from dogbreeds.web.identify import ModelWorker, shown_name
 from dogbreeds.web.jobs import Jobs
 from dogbreeds.web.library import IndexCache, breed_label
-from dogbreeds.web.middleware import BodyLimitMiddleware, VisitorMiddleware, json_refusal
+from dogbreeds.web.middleware import BodyLimitMiddleware, VisitorMiddleware, json_refusal, scope_cookie
 from dogbreeds.web.settings import MB, WebSettings
 
 HERE = Path(__file__).parent
@@ -59,7 +59,7 @@ class WebState:
     writer: Engine | None = None  # the catalog opened for writing, on the first write (review, upload)
     jobs: Jobs = field(default_factory=Jobs)  # photos added from the browser, being classified
     index_cache: IndexCache = field(default_factory=IndexCache)  # embeddings, for "more like this"
-    reservations: Any = None  # dogbreeds.web.review.Reservations: which session has which photo open
+    reservations: Reservations = field(default_factory=Reservations)  # which session has which photo open
 
 
 def state(request: Request) -> WebState:
@@ -180,9 +180,7 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
 
     predictor = predictor or Predictor(settings.model, backend=settings.backend, precision=settings.precision)
     engine = open_catalog(settings.db, readonly=True) if settings.db else None
-    from dogbreeds.web.review import Reservations
-
-    web = WebState(settings, ModelWorker(predictor), engine, _templates(), reservations=Reservations())
+    web = WebState(settings, ModelWorker(predictor), engine, _templates())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -212,14 +210,7 @@ def create_app(settings: WebSettings, *, predictor: Predictor | None = None) -> 
         path = scope["path"][len(scope.get("root_path", "")) :].rstrip("/")
         if path != "/upload":
             return False
-        from http.cookies import SimpleCookie
-
-        cookie = SimpleCookie()
-        try:
-            cookie.load(dict(scope["headers"]).get(b"cookie", b"").decode("latin-1"))
-        except Exception:  # a malformed cookie: no session
-            return False
-        session = web.sessions.get(cookie[SESSION_COOKIE].value if SESSION_COOKIE in cookie else None)
+        session = web.sessions.get(scope_cookie(scope, SESSION_COOKIE))
         return session is not None and session.user is not None
 
     def limit(scope: Scope) -> int:

@@ -30,6 +30,7 @@ ADDRESS_FAILURES = 25  # ... per address (a shelter's volunteers may share one p
 NAME_FAILURES = 50  # ... and per name from everywhere: a guesser spread over many addresses, without letting one
 # visitor lock a volunteer out with five wrong tries
 LOGIN_WINDOW = 15 * 60
+RESERVE_SECONDS = 300.0  # a photo shown to one volunteer is not shown to another for this long
 
 
 @dataclass
@@ -125,6 +126,31 @@ class LoginLimiter:
                     self._seen.pop(key, None)
                 elif times:
                     times.pop()
+
+
+class Reservations:
+    """Which session has which photo open: two volunteers working at once are shown different photos (a photo is
+    held for ``seconds``, or until its session decides)."""
+
+    def __init__(self, seconds: float = RESERVE_SECONDS) -> None:
+        self.seconds = seconds
+        self._held: dict[str, tuple[str, float]] = {}  # sha256 -> (session token, until)
+        self._lock = threading.Lock()
+
+    def take(self, sha256: str, token: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            holder = self._held.get(sha256)
+            if holder is not None and holder[0] != token and holder[1] > now:
+                return False
+            if len(self._held) > 10_000:
+                self._held = {k: v for k, v in self._held.items() if v[1] > now}
+            self._held[sha256] = (token, now + self.seconds)
+            return True
+
+    def release(self, token: str) -> None:
+        with self._lock:
+            self._held = {k: v for k, v in self._held.items() if v[0] != token}
 
 
 def session_of(request: Request) -> Session | None:

@@ -59,13 +59,9 @@ def _decoder_name(name: str) -> Path:
     return Path("upload" + (suffix if suffix in IMAGE_SUFFIXES else ""))
 
 
-def preview_uri(image: Image.Image) -> str:
-    return image_uri(image)
-
-
-def image_uri(image: Image.Image, *, longer_side: int = PREVIEW_PIXELS) -> str:
+def image_uri(image: Image.Image) -> str:
     small = image.copy()
-    small.thumbnail((longer_side, longer_side))
+    small.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -90,9 +86,10 @@ def identify(
             log.info("%s", err)
     out = explanation.output if explanation is not None else predictor.run_pixels(view[None])
     prediction = predictor.describe(name, out.probabilities[0], out.dog_probability[0], top_k)
-    shown = explanation is not None and prediction.verdict != NOT_A_DOG  # no breed evidence to show in a non-dog
-    heatmap = image_uri(overlay(explanation)) if shown and explanation is not None else None
-    return Identified(prediction, preview_uri(photo.image), heatmap)
+    heatmap = None
+    if explanation is not None and prediction.verdict != NOT_A_DOG:  # no breed evidence to show in a non-dog
+        heatmap = image_uri(overlay(explanation))
+    return Identified(prediction, image_uri(photo.image), heatmap)
 
 
 class ModelWorker:

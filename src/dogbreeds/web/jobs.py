@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image
 
-from dogbreeds.core.files import _UMASK
+from dogbreeds.core.files import NEW_FILE_MODE
 from dogbreeds.data.images import read_photo
 
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif",
@@ -70,9 +70,6 @@ class Jobs:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file here (mkstemp gives 0600)
-
-
 def store(folder: Path, data: bytes, name: str = "") -> tuple[str, bool]:
     """Decode ``data`` (refusing what is not a photo in a format the library keeps), then keep it under its
     content hash in ``folder``. ``name``: the client's file name, only for its suffix (a HEIC photo is decoded as
@@ -98,7 +95,7 @@ def store(folder: Path, data: bytes, name: str = "") -> tuple[str, bool]:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), FILE_MODE)
+            os.fchmod(f.fileno(), NEW_FILE_MODE)
             os.fsync(f.fileno())
         try:
             os.link(tmp, target)  # fails if the name exists: never overwrites

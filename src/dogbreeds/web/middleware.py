@@ -41,6 +41,17 @@ def from_accept_language(header: str) -> str | None:
     return best[2] if best else None
 
 
+def scope_cookie(scope: Scope, name: str) -> str | None:
+    """A cookie's value from a request's raw headers (before any Request object exists), or None."""
+    header = dict(scope["headers"]).get(b"cookie", b"").decode("latin-1")
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(header)
+    except Exception:  # a malformed cookie header is the browser's problem, not a reason to fail
+        pass
+    return cookie[name].value if name in cookie else None
+
+
 def request_language(scope: Scope) -> tuple[str, bool]:
     """``?lang=``, else the cookie, else ``Accept-Language``, else the server's own language; and whether the
     choice came from ``?lang=`` (then remembered in the cookie)."""
@@ -48,13 +59,9 @@ def request_language(scope: Scope) -> tuple[str, bool]:
     if asked in LANGUAGES:
         return asked, True
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    cookie = SimpleCookie()
-    try:
-        cookie.load(headers.get("cookie", ""))
-    except Exception:  # a malformed cookie header is the browser's problem, not a reason to fail
-        pass
-    if LANG_COOKIE in cookie and cookie[LANG_COOKIE].value in LANGUAGES:
-        return cookie[LANG_COOKIE].value, False
+    chosen = scope_cookie(scope, LANG_COOKIE)
+    if chosen is not None and chosen in LANGUAGES:
+        return chosen, False
     return from_accept_language(headers.get("accept-language", "")) or current_language(), False
 
 
@@ -91,10 +98,10 @@ class VisitorMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses a request body over ``max_bytes`` with 413 before it is all read: a declared ``Content-Length``
-        at once, a streamed body as soon as it passes the limit (so an endless upload never fills the disk that
-        the form parser spools to). ``max_bytes(scope)`` is the request's limit (several photos at once may send more
-    than one); ``refusal(scope)`` gives the response's content type and body."""
+    """Refuses a request body over its limit with 413 before it is all read: a declared ``Content-Length`` at once,
+    a streamed body as soon as it passes the limit (so an endless upload never fills the disk that the form parser
+    spools to). ``max_bytes(scope)`` is the request's limit (several photos at once may send more than one);
+    ``refusal(scope)`` gives the response's content type and body."""
 
     def __init__(
         self, app: ASGIApp, *, max_bytes: Callable[[Scope], int], refusal: Callable[[Scope], tuple[str, bytes]]

@@ -9,7 +9,6 @@ a breed nobody listed, "n" for not a dog), the same rows, recorded at once with 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -29,6 +28,7 @@ from dogbreeds.core.i18n import _, n_
 from dogbreeds.web import library, thumbs
 from dogbreeds.web.app import page, state
 from dogbreeds.web.auth import (
+    Reservations,
     Session,
     clear_session_cookie,
     csrf_matches,
@@ -42,7 +42,6 @@ from dogbreeds.web.auth import (
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["review"])
 QUEUE_LOOKAHEAD = 200  # queue entries read to find the next photo not put off for later in this session
-RESERVE_SECONDS = 300.0  # a photo shown to one volunteer is not shown to another for this long
 MAX_PUT_OFF = 1000  # photos one session may put off for later
 
 
@@ -153,31 +152,6 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") ->
 
 
 # --- the review queue -------------------------------------------------------------------------------------------
-
-
-class Reservations:
-    """Which session has which photo open: two volunteers working at once are shown different photos (a photo is
-    held for ``seconds``, or until its session decides)."""
-
-    def __init__(self, seconds: float = RESERVE_SECONDS) -> None:
-        self.seconds = seconds
-        self._held: dict[str, tuple[str, float]] = {}  # sha256 -> (session token, until)
-        self._lock = threading.Lock()
-
-    def take(self, sha256: str, token: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            holder = self._held.get(sha256)
-            if holder is not None and holder[0] != token and holder[1] > now:
-                return False
-            if len(self._held) > 10_000:
-                self._held = {k: v for k, v in self._held.items() if v[1] > now}
-            self._held[sha256] = (token, now + self.seconds)
-            return True
-
-    def release(self, token: str) -> None:
-        with self._lock:
-            self._held = {k: v for k, v in self._held.items() if v[0] != token}
 
 
 def next_in_queue(
