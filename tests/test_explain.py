@@ -109,3 +109,19 @@ def test_a_model_whose_graph_lacks_the_names_cannot_explain(tmp_path: Path, caps
         Explainer(Predictor(onnx)).explain_image(load_rgb(EXAMPLES / "pug.jpg"))
     assert main(["explain", str(EXAMPLES / "pug.jpg"), "--model", str(onnx), "--out", str(tmp_path / "h.png")]) == 2
     assert "cannot draw a heat-map" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
+
+
+def test_explain_refuses_a_pipe_and_takes_a_name_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    assert main(["explain", str(fifo), "--out", str(tmp_path / "h.png")]) == 2  # refused at once, never a hang
+    err = capsys.readouterr().err
+    assert "photo.jpg" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    odd = os.fsdecode(bytes(tmp_path) + b"/chien \xe9t\xe9.jpg")  # a Latin-1 name, not UTF-8
+    shutil.copyfile(EXAMPLES / "pug.jpg", odd)
+    assert main(["explain", odd, "--out", str(tmp_path / "odd.png")]) == 0
+    assert (tmp_path / "odd.png").is_file() and "pug" in capsys.readouterr().out
