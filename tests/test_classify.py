@@ -274,9 +274,9 @@ def test_classify_streams_the_walk_and_asks_the_catalog_as_it_goes(
     classifier.path_chunk = 4
     stats = classifier.run([lib])
     assert walks[0] == walks[1] == stats.photos == 38
-    # the first batch is written once the read-ahead is full (a chunk of paths, two stages of 4 batches ahead),
-    # while the rest of the library is still unwalked
-    bound = classifier.path_chunk + 2 * 4 * classifier.batch_size + 2 * classifier.batch_size
+    # the first batch is written once the read-ahead is full (a chunk of paths, two stages of a batch and 4 photos
+    # per worker ahead), while the rest of the library is still unwalked
+    bound = classifier.path_chunk + 2 * (classifier.batch_size + 4 * classifier.workers) + 2 * classifier.batch_size
     assert walked_at_first_write[0] <= bound < 38
     assert count(open_catalog(str(tmp_path / "c.db"))) == 38
 

@@ -124,7 +124,8 @@ def test_decisions_count_in_export_and_sort(tmp_path: Path, predictor: Predictor
     assert rows["pug.jpg"]["final_breed"] == "n02085620-Chihuahua" and rows["pug.jpg"]["final_name"] == "Chihuahua"
     assert rows["pug.jpg"]["reviewer"] == "ana" and rows["pug.jpg"]["reviewed_at"]
     assert rows["beagle.jpg"]["final_verdict"] == "not_a_dog" and rows["beagle.jpg"]["model_verdict"] == "dog"
-    assert rows["husky.jpg"]["final_breed"] == rows["husky.jpg"]["model_breed"]  # no decision: the model's answer
+    golden = rows["golden_retriever_fullframe.jpg"]
+    assert golden["model_verdict"] == "dog" and golden["final_breed"] == golden["model_breed"]  # no decision
     into = tmp_path / "sorted"
     assert main(["sort", "--db", str(db), "--into", str(into)]) == 0
     assert (into / "Chihuahua" / "pug.jpg").is_file() and (into / "not_a_dog" / "beagle.jpg").is_file()

@@ -22,7 +22,7 @@ from .conftest import EXAMPLES
 
 @pytest.fixture(scope="module")
 def explainer() -> Explainer:
-    return Explainer(Predictor())
+    return Explainer(Predictor(backend="onnx", precision="fp32"))  # heat-maps come from the fp32 graph
 
 
 def test_the_map_is_exact_and_the_answer_is_the_predictors(explainer: Explainer) -> None:
@@ -38,6 +38,22 @@ def test_the_map_is_exact_and_the_answer_is_the_predictors(explainer: Explainer)
     # a logit is the map's mean plus the head's bias: the bias cancels between two photos
     k = ea.breed_index
     assert ea.cam.mean() - eb.cam.mean() == pytest.approx(plain.logits[0, k] - plain.logits[1, k], abs=1e-3)
+
+
+def test_a_photo_under_mirror_below_is_explained_with_its_mirror_pass() -> None:
+    predictor = Predictor(backend="onnx", precision="fp32")
+    predictor.card.mirror_below = 1.0  # every photo gets the second pass
+    explainer = Explainer(predictor)
+    a, b = load_rgb(EXAMPLES / "pug.jpg"), load_rgb(EXAMPLES / "beagle.jpg")
+    plain = predictor.run_pixels(np.stack([predictor.transform(a), predictor.transform(b)]))
+    ea = explainer.explain_image(a)
+    eb = explainer.explain_image(b, breed_index=ea.breed_index)
+    assert np.allclose(ea.output.probabilities[0], plain.probabilities[0], atol=1e-5)
+    k = ea.breed_index  # the averaged maps keep the identity: their means differ as the averaged logits do
+    assert ea.cam.mean() - eb.cam.mean() == pytest.approx(plain.logits[0, k] - plain.logits[1, k], abs=1e-3)
+    predictor.card.mirror_below = 0.0
+    one_view = Explainer(predictor).explain_image(a)
+    assert not np.allclose(one_view.cam, ea.cam, atol=1e-3)  # the mirror pass did change the map
 
 
 @pytest.mark.parametrize("corner", ["top left", "bottom right"])

@@ -10,7 +10,7 @@ pytest.importorskip("onnxruntime.quantization")
 
 from dogbreeds.cli import main  # noqa: E402
 from dogbreeds.core.card import load_card, write_json_atomic  # noqa: E402
-from dogbreeds.inference.predictor import Predictor  # noqa: E402
+from dogbreeds.inference.predictor import Predictor, default_model_path  # noqa: E402
 
 from .conftest import EXAMPLES  # noqa: E402
 
@@ -39,14 +39,14 @@ def test_quantized_shipped_model_agrees_on_the_sample_photos(tmp_path: Path, cal
     assert card.model_args["quantization"] == "int8-static-qdq" and card.model_args["calibration_photos"] == 36
     # its own id in a catalog: the hash of its own file, and which quantisation
     assert card.id.endswith(f":{card.model_args['quantized_sha256'][:12]}:int8-static-qdq")
-    assert card.id != Predictor().card.id
+    assert card.id != Predictor(default_model_path()).card.id
     assert "fp32" in card.metrics and "test" not in card.metrics
     # the retrieval projection travels with the copy, under its name
     assert card.retrieval == "dogs int8.retrieval.npz" and (out.parent / card.retrieval).is_file()
     assert Predictor(out).embedding_dims == 119
-    assert out.stat().st_size < Predictor().path.stat().st_size / 2
+    assert out.stat().st_size < default_model_path().stat().st_size / 2
     photos = sorted(EXAMPLES.glob("*.jpg"))
-    fp32 = [p.breed for p in Predictor().predict_paths(photos)]
+    fp32 = [p.breed for p in Predictor(backend="onnx", precision="fp32").predict_paths(photos)]
     int8 = [p.breed for p in Predictor(out).predict_paths(photos)]
     assert sum(a == b for a, b in zip(fp32, int8, strict=True)) >= len(photos) - 1
 
@@ -72,10 +72,10 @@ def test_openvino_copy_keeps_the_top_breeds(
     card = load_card(out)
     assert card.id.endswith(":int8-nncf-qdq")
     photos = sorted(EXAMPLES.glob("*.jpg"))
-    fp32 = [p.breed for p in Predictor().predict_paths(photos)]
+    fp32 = [p.breed for p in Predictor(backend="onnx", precision="fp32").predict_paths(photos)]
     int8 = [p.breed for p in Predictor(out, backend="openvino").predict_paths(photos)]
     assert sum(a == b for a, b in zip(fp32, int8, strict=True)) >= len(photos) - 1
-    Predictor(out)  # runs on ONNX Runtime too, slowly: the user hears it
+    Predictor(out, backend="onnx")  # runs on ONNX Runtime too, slowly: the user hears it
     assert "made for --backend openvino" in caplog.text
 
 
@@ -107,7 +107,7 @@ def test_quantize_refuses_bad_outputs_and_copies_of_copies(tmp_path: Path, capsy
     """Checked before any calibration work: nothing is written."""
     (tmp_path / "folder.onnx").mkdir()
     model = tmp_path / "m.onnx"
-    model.write_bytes(Predictor().path.read_bytes())
+    model.write_bytes(default_model_path().read_bytes())
     card = Predictor().card
     card.model_args = {**card.model_args, "quantization": "int8-static-qdq"}
     write_json_atomic(model.with_suffix(".json"), card.to_dict())
@@ -118,7 +118,7 @@ def test_quantize_refuses_bad_outputs_and_copies_of_copies(tmp_path: Path, capsy
     ]:
         assert main(["quantize", "--calibration", str(EXAMPLES), *argv]) == 2
         assert said in capsys.readouterr().err
-    shipped = Predictor().path
+    shipped = default_model_path()
     assert main(["quantize", "--calibration", str(EXAMPLES), "--model", str(shipped), "--out", str(shipped)]) == 2
     assert "would overwrite the model being quantized" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.onnx", "m.json", "m.onnx"]

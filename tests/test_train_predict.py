@@ -17,7 +17,7 @@ from dogbreeds.core.card import load_card  # noqa: E402
 from dogbreeds.inference.predictor import Predictor  # noqa: E402
 from dogbreeds.training.feature_head import FeaturesConfig, train_features  # noqa: E402
 
-from .conftest import make_photo  # noqa: E402
+from .conftest import COLOURS, make_photo  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_checkpoint_round_trip_gives_identical_logits(trained: tuple[Path, Path]
 
     ckpt, _ = trained
     model = load_model(ckpt)
-    assert model.flip_average  # the default recipe flip-averages
+    assert not model.flip_average  # a one-view graph: the Predictor makes the mirror pass (card.mirror_below)
     x = torch.randn(2, 3, 160, 160)
     with torch.inference_mode():
         torch_logits = model(x)[2].numpy()
@@ -163,3 +163,29 @@ def test_cli_errors_are_one_clear_line(capsys: pytest.CaptureFixture[str], tmp_p
 
 def test_label_of_tiny_tree_breeds() -> None:
     assert breed_index("pug") != breed_index("Scottish deerhound")
+
+
+def test_val_frames_are_the_validation_and_their_own_photos_leave_training(
+    tiny_tree: Path, weights_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The honest split: whole frames validate; the training photo of the same name (its crop) is not trained on."""
+    import dataclasses
+
+    from dogbreeds.core.errors import UsageError
+    from dogbreeds.training import feature_head
+
+    frames = tmp_path / "frames"
+    for b, (folder, colour) in enumerate(COLOURS.items()):
+        for i in range(3):  # the same names as three of each breed's training photos
+            make_photo(frames / folder / f"photo {i}.jpg", colour, size=(96, 72), seed=500 + 10 * b + i)
+    cfg = dataclasses.replace(tiny_config(tiny_tree, tmp_path / "ckpt", weights_file), val_frames=(str(frames),))
+    with pytest.raises(UsageError, match="at least 100"):
+        train_features(cfg, cache_root=tmp_path / "cache")
+    monkeypatch.setattr(feature_head, "MIN_VALIDATION_PHOTOS", 6)
+    card = train_features(cfg, cache_root=tmp_path / "cache")
+    assert card.training["n_val"] == 9 and card.training["n_train"] == 24 - 9
+    assert card.model_args["flip_average"] is False and 0 <= card.mirror_below <= 1  # one-view graph
+    assert Predictor(tmp_path / "ckpt", backend="onnx").card.mirror_below == card.mirror_below
+    make_photo(frames / "beagle" / "x.jpg", (1, 2, 3))
+    with pytest.raises(UsageError, match="beagle"):
+        train_features(cfg, cache_root=tmp_path / "cache")

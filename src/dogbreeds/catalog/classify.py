@@ -43,7 +43,7 @@ from dogbreeds.catalog import database
 from dogbreeds.catalog.walk import WalkCounts, count_photos, folder_roots, library_photos
 from dogbreeds.core.files import read_regular_file
 from dogbreeds.core.i18n import _
-from dogbreeds.core.parallel import batched, map_ahead
+from dogbreeds.core.parallel import BATCH_SIZE, batched, map_ahead
 from dogbreeds.core.progress import progress
 from dogbreeds.core.verdicts import UNREADABLE
 from dogbreeds.data.images import UnreadableImage, dhash, read_photo
@@ -107,7 +107,13 @@ class Classifier:
     path_chunk = 512  # paths the catalog is asked about at a time
 
     def __init__(
-        self, predictor: Predictor, engine: Any, *, batch_size: int = 16, workers: int = 2, allow_outside: bool = False
+        self,
+        predictor: Predictor,
+        engine: Any,
+        *,
+        batch_size: int = BATCH_SIZE,
+        workers: int = 2,
+        allow_outside: bool = False,
     ) -> None:
         self.predictor, self.engine = predictor, engine
         self.batch_size, self.workers = batch_size, max(1, workers)
@@ -127,7 +133,7 @@ class Classifier:
         database.record_folders(self.engine, roots)
         stats.rejudged = database.rejudge(self.engine, self.model_id, self.predictor.card.verdicts)
         total = count_photos(list(folders), allow_outside=self.allow_outside)  # the progress bar's total
-        ahead = 4 * self.batch_size
+        ahead = self.batch_size + 4 * self.workers  # keeps the model fed; each holds a photo's file (MBs at 12 MP)
         with progress(_("classifying"), total=total, unit=_("photos")) as bar:
             paths = library_photos(list(folders), allow_outside=self.allow_outside, counts=stats.walk)
             todo = self.what_changed(paths, bar.advance)
@@ -283,12 +289,12 @@ class Classifier:
             error = p.error or _("unreadable")
             return database.to_row({**base, "verdict": UNREADABLE, "error": error}.items()), "unreadable", []
         out, i = predicted.output, predicted.index[p.sha256]
-        pred = self.predictor.describe(p.path, out.probabilities[i], out.dog_probability[i], top_k=5)
+        pred = self.predictor.describe(p.path, out.probabilities[i], out.dog_probability[i], 5, out.known(i))
         top = [k["probability"] for k in pred.top_k]
         values = {**base, "width": p.size[0] if p.size else None, "height": p.size[1] if p.size else None,
                   "taken_at": p.taken_at, "breed": pred.breed, "name": pred.name, "probability": pred.probability,
                   "margin": top[0] - (top[1] if len(top) > 1 else 0.0), "dog_probability": pred.dog_probability,
-                  "top5": json.dumps(pred.top_k), "verdict": pred.verdict}  # fmt: skip
+                  "familiarity": pred.familiarity, "top5": json.dumps(pred.top_k), "verdict": pred.verdict}  # fmt: skip
         return database.to_row(values.items()), "classified" if predicted.first[p.sha256] is p else "reused", []
 
     # -- prune --------------------------------------------------------------------------------------------------

@@ -468,7 +468,8 @@ def rejudge(engine: Engine, model_id: str, verdicts: Verdicts) -> int:
         if stored is not None and json.loads(stored) == current:
             return 0
         changed, last = 0, ""
-        numbers = (photos.c.path, photos.c.probability, photos.c.margin, photos.c.dog_probability, photos.c.verdict)
+        numbers = (photos.c.path, photos.c.probability, photos.c.margin, photos.c.dog_probability,
+                   photos.c.familiarity, photos.c.verdict)  # fmt: skip
         query = select(*numbers).where(photos.c.model_id == model_id, photos.c.verdict != "unreadable")
         update = photos.update().where(photos.c.path == bindparam("b_path")).values(verdict=bindparam("b_verdict"))
         while chunk := conn.execute(query.where(photos.c.path > last).order_by(photos.c.path).limit(2000)).all():
@@ -478,7 +479,7 @@ def rejudge(engine: Engine, model_id: str, verdicts: Verdicts) -> int:
                 if r.probability is None:
                     continue
                 margin = r.margin if r.margin is not None else 1.0
-                new = judge(r.probability, margin, r.dog_probability, verdicts)
+                new = judge(r.probability, margin, r.dog_probability, verdicts, r.familiarity)
                 if new != r.verdict:
                     updates.append({"b_path": r.path, "b_verdict": new})
             if updates:

@@ -31,7 +31,8 @@ from dogbreeds.core.breeds import UnknownBreedError, display_name, new_class_id,
 from dogbreeds.core.card import Verdicts
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _, n_
-from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE, dog_score
+from dogbreeds.core.verdicts import DOG, NOT_A_DOG, OTHER_BREED, UNSURE, dog_score
+from dogbreeds.inference.display import verdict_word
 
 BORDERLINE = 0.5  # a not_a_dog photo is queued when its dog score reaches this share of the threshold
 
@@ -69,8 +70,8 @@ def queue_keys(engine: Engine, *, include_not_a_dog: bool = False, limit: int | 
     decided = select(reviews.c.sha256).where(reviews.c.decision.in_(database.DECISIONS))
     query = (
         select(photos.c.path)
-        .where(photos.c.verdict.in_([UNSURE, DOG]), photos.c.sha256.not_in(decided))
-        .order_by(case((photos.c.verdict == UNSURE, 0), else_=1), photos.c.probability, photos.c.path)
+        .where(photos.c.verdict.in_([OTHER_BREED, UNSURE, DOG]), photos.c.sha256.not_in(decided))
+        .order_by(case((photos.c.verdict == DOG, 1), else_=0), photos.c.probability, photos.c.path)
     )
     if limit:
         query = query.limit(limit)
@@ -215,7 +216,7 @@ class ReviewSession:
 
     def _show(self, n: int, total: int, row: dict[str, Any]) -> None:
         probability = row["probability"] or 0.0
-        verdict = {DOG: _("dog"), UNSURE: _("unsure"), NOT_A_DOG: _("not a dog")}.get(row["verdict"], row["verdict"])
+        verdict = verdict_word(row["verdict"])
         self.say(f"\n[{n}/{total}] {printable(row['path'])}  ({verdict}, {probability:.1%})")
         for i, k in enumerate(row["top5"], start=1):
             self.say(f"  {i}. {display_name(k['breed']):<32} {k['probability']:6.1%}")

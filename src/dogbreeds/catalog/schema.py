@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 photos = Table(
@@ -50,9 +50,10 @@ photos = Table(
     Column("model_id", String(80), index=True),
     Column("classified_at", DateTime(timezone=True)),
     Column("margin", Float),  # top-1 minus top-2 probability (schema 1)
+    Column("familiarity", Float),  # how much it looks like a breed the model knows (schema 4; NULL: cannot tell)
 )
 COLUMNS = [c.name for c in photos.columns]
-V0_PHOTO_COLUMNS = set(COLUMNS) - {"margin"}
+V0_PHOTO_COLUMNS = set(COLUMNS) - {"margin", "familiarity"}  # the columns later schemas added
 
 # A volunteer's decision about a photo, kept by content hash so it survives moves and renames.
 reviews = Table(
@@ -191,10 +192,18 @@ def _v2_to_v3(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE embeddings ADD COLUMN dhash BIGINT"))  # to 2 made the table as it is now
 
 
+def _v3_to_v4(conn: Connection) -> None:
+    """Schema 4: each photo's familiarity, behind the ``other_breed`` verdict (NULL for rows from before: they
+    keep their verdicts until the photo is classified again by a model that has the score)."""
+    if "familiarity" not in {c["name"] for c in inspect(conn).get_columns("photos")}:
+        conn.execute(text("ALTER TABLE photos ADD COLUMN familiarity FLOAT"))
+
+
 UPGRADES: dict[int, Callable[[Connection], None]] = {
     0: _v0_to_v1,
     1: _v1_to_v2,
     2: _v2_to_v3,
+    3: _v3_to_v4,
 }  # from version N to N + 1
 
 

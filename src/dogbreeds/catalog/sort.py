@@ -1,4 +1,5 @@
-"""``dogbreeds sort``: a folder per breed (plus ``not_a_dog/``, ``unsure/``, ``unreadable/``) built from the catalog.
+"""``dogbreeds sort``: a folder per breed (plus ``not_a_dog/``, ``unsure/``, ``other_breed/``, ``unreadable/``)
+built from the catalog.
 
 Sorted by each photo's final answer: a volunteer's latest decision when there is one, else the model's.
 Originals are never moved, deleted or overwritten: the sorted tree holds copies, hard links or symbolic links, and

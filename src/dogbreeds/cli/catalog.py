@@ -302,11 +302,11 @@ def run_similar(args: argparse.Namespace) -> int:
     from dogbreeds.core.errors import UsageError
     from dogbreeds.core.files import printable, read_regular_file
     from dogbreeds.inference.display import verdict_word
-    from dogbreeds.inference.predictor import resolve_model_path
+    from dogbreeds.inference.predictor import runtime_model
     from dogbreeds.inference.retrieval import load_projection
 
     engine = open_catalog(args.db, readonly=True)
-    card = load_card(resolve_model_path(args.model))
+    card = load_card(runtime_model(args.model, args.backend, args.precision)[0])
     model_id, projection = card.id, load_projection(card)
     dims = projection.dims if projection is not None else None
     data, _st = read_regular_file(args.photo)

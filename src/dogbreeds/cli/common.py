@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.i18n import _
+from dogbreeds.core.verdicts import VERDICTS
 
-BACKENDS = ("onnx", "openvino", "torch")  # spelled out (not imported from inference) so the CLI starts without NumPy
-PRECISIONS = ("fp32", "bf16")
+# spelled out (not imported from inference) so the CLI starts without NumPy
+BACKENDS = ("auto", "onnx", "openvino", "torch")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 SORT_MODES = ("copy", "hardlink", "symlink")
-VERDICT_CHOICES = ("dog", "unsure", "not_a_dog", "unreadable")
+VERDICT_CHOICES = VERDICTS
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -93,22 +95,25 @@ def model_options(*, runtimes: bool = True) -> argparse.ArgumentParser:
         g.add_argument(
             "--backend",
             choices=BACKENDS,
-            default="onnx",
+            default="auto",
             help=_(
-                "inference runtime: ONNX Runtime, OpenVINO (pip install 'dogbreeds[openvino]') or PyTorch "
+                "inference runtime: OpenVINO (auto: when installed, as it is by default), ONNX Runtime, or PyTorch "
                 "(a checkpoint folder; the [train] extra)"
             ),
         )
         g.add_argument(
             "--precision",
             choices=PRECISIONS,
-            default="fp32",
-            help=_("bf16: bfloat16 arithmetic with --backend openvino or torch, on CPUs that have it"),
+            default="auto",
+            help=_(
+                "auto: the shipped model's int8 copy on OpenVINO, fp32 otherwise; fp32: the full-precision model; "
+                "bf16: bfloat16 arithmetic with --backend openvino or torch, on CPUs that have it"
+            ),
         )
     return p
 
 
-def batch_options(default: int = 16) -> argparse.ArgumentParser:
+def batch_options(default: int = 64) -> argparse.ArgumentParser:  # core.parallel.BATCH_SIZE, spelled out
     p = _parent()
     p.add_argument("--batch-size", type=positive_int, default=default, help=_("photos per model call"))
     return p

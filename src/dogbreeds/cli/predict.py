@@ -101,8 +101,11 @@ def run_explain(args: argparse.Namespace) -> int:
     buffer = io.BytesIO()
     overlay(explanation).save(buffer, format="PNG")
     write_bytes_atomic(out, buffer.getvalue())
-    probs = explanation.output.probabilities[0]
-    print(sentence(predictor.describe(printable(args.photo), probs, float(explanation.output.dog_probability[0]), 3)))
+    output = explanation.output
+    probs = output.probabilities[0]
+    print(
+        sentence(predictor.describe(printable(args.photo), probs, float(output.dog_probability[0]), 3, output.known(0)))
+    )
     k = explanation.breed_index
     print(_("wrote {path}: the evidence for {name} ({probability:.1%}), brighter where it is stronger",
             path=printable(str(out)), name=display_name(classes[k]), probability=float(probs[k])))  # fmt: skip

@@ -78,6 +78,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--l2", type=float, help=_("L2 strength of the head (default: chosen on the validation split)"))
     # None: scratch/finetune take the config file's value (or TrainConfig's); features uses 0.1 and 0
     p.add_argument("--val-fraction", type=float, help=_("share of each breed held out for validation (default 0.1)"))
+    p.add_argument(
+        "--val-frames",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help=_(
+            "features: folder-per-breed trees of whole-frame photos to validate on instead of a share of the "
+            "training photos; each one's own training photo (same breed and file name) is left out of training"
+        ),
+    )
     p.add_argument("--seed", type=int, help=_("random seed (default 0)"))
     p.add_argument("--cache-dir", type=Path, help=_("embedding cache (default ~/.cache/dogbreeds or $DOGBREEDS_CACHE)"))
     s = p.add_argument_group(
@@ -152,8 +162,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.method == "features" and args.config:
         raise UsageError(_("--config describes scratch or finetune training; features training takes options only"))
     if args.method in ("scratch", "finetune"):
-        if args.new_breeds:
-            raise UsageError(_("--new-breeds works with --method features (the default) only"))
+        if args.new_breeds or args.val_frames:
+            option = "--new-breeds" if args.new_breeds else "--val-frames"
+            raise UsageError(_("{option} works with --method features (the default) only", option=option))
         return _train_network(args)
     return _train_features(args)
 
@@ -176,6 +187,7 @@ def _train_features(args: argparse.Namespace) -> int:
         val_fraction=0.1 if args.val_fraction is None else args.val_fraction,
         seed=args.seed or 0,
         limit_per_class=args.limit_per_class,
+        val_frames=tuple(str(f) for f in args.val_frames or ()),
         track=args.track is not False,
         tracking_uri=args.tracking_uri,
     )

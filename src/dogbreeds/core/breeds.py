@@ -58,6 +58,7 @@ IMAGENET_INDICES: tuple[int, ...] = tuple([i for i in range(151, 269) if i != 25
 # wolves and coyote, which huskies and malamutes are often taken for; 273-275 dingo, dhole, African hunting dog):
 # the mass on these is the backbone's own belief that the photo shows a dog.
 IMAGENET_DOG_INDICES: tuple[int, ...] = tuple(range(151, 276))
+IMAGENET_OF: dict[str, int] = dict(zip(BREED_IDS, IMAGENET_INDICES, strict=True))  # breed id -> ImageNet class
 
 
 def human_name(breed_id: str) -> str:

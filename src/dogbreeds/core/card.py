@@ -25,7 +25,7 @@ from dogbreeds.core.i18n import _
 from dogbreeds.core.transforms import Preprocess
 
 CARD_NAME, WEIGHTS_NAME, ONNX_NAME = "model.json", "model.safetensors", "model.onnx"
-FORMAT_VERSION = 2  # 2: verdicts by dog score (min_dog_score, dog_score_power)
+FORMAT_VERSION = 3  # 2: verdicts by dog score (min_dog_score, dog_score_power); 3: open_set, mirror_below
 
 
 @dataclass
@@ -38,12 +38,30 @@ class Verdicts:
     # The dog score is the ImageNet head's mass on dog classes times the top breed probability to this power:
     # 0 is the mass alone (cards before it); 0.5 also asks the breed head to recognise a breed.
     dog_score_power: float = 0.0
+    # below this familiarity (core.verdicts.familiarity) a dog is "other_breed"; 0 (cards before it): never
+    min_familiarity: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdicts:
         d = dict(d)
         if "min_dog_score" not in d and "min_dog_probability" in d:  # a card from before the dog score
             d["min_dog_score"], d["dog_score_power"] = d.pop("min_dog_probability"), 0.0  # the mass alone
+        return cls(**d)
+
+
+@dataclass
+class OpenSet:
+    """The familiarity score's logistic weights (see :func:`dogbreeds.core.verdicts.familiarity`), fitted by the
+    held-out-breed protocol of :mod:`dogbreeds.training.open_set`; no weights: the model cannot say
+    "other breed"."""
+
+    weights: list[float] = field(default_factory=list)
+    bias: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpenSet:
+        if not isinstance(d, dict):
+            raise ModelCardError(_("open_set must be an object with weights and bias"))
         return cls(**d)
 
 
@@ -63,6 +81,10 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
     retrieval: str = ""  # the retrieval projection's file beside the weights (inference/retrieval.py), if any
+    open_set: OpenSet = field(default_factory=OpenSet)  # the familiarity score behind "other_breed"
+    # A one-view model whose photos under this top probability get a second pass on their mirror image, the two
+    # passes' outputs averaged (flip-averaging where it can change the answer); 0: one pass for every photo.
+    mirror_below: float = 0.0
     format_version: int = FORMAT_VERSION
     # The weights file the card was loaded with (the .onnx, else model.safetensors); not saved. Its sha256 is
     # computed on first use of ``id`` (predict never needs it: 25 MB of hashing saved at every start).
@@ -121,6 +143,7 @@ class ModelCard:
         try:
             d["preprocess"] = Preprocess.from_dict(d["preprocess"])
             d["verdicts"] = Verdicts.from_dict(d.get("verdicts", {}))
+            d["open_set"] = OpenSet.from_dict(d.get("open_set", {}))
             card = cls(**d)
         except KeyError as err:
             raise ModelCardError(_("missing field {field}", field=err)) from None
@@ -156,6 +179,13 @@ class ModelCard:
                 or not self.retrieval.endswith(".npz"))):  # fmt: skip
             raise ModelCardError(_("retrieval must name an .npz file beside the model, not {value!r}",
                                    value=str(self.retrieval)[:100]))  # fmt: skip
+        weights = self.open_set.weights
+        if not isinstance(weights, list) or len(weights) not in (0, 3) or not all(map(_finite, weights)) or not (
+                _finite(self.open_set.bias)):  # fmt: skip
+            raise ModelCardError(_("open_set needs three finite weights (or none) and a finite bias"))
+        if not _finite(self.mirror_below) or not 0 <= self.mirror_below <= 1:
+            raise ModelCardError(_("mirror_below must be a probability from 0 to 1, not {value!r}",
+                                   value=self.mirror_below))  # fmt: skip
         for name, value in asdict(self.verdicts).items():
             if not _finite(value):
                 raise ModelCardError(_("verdict threshold {name} must be a number, not {value!r}", name=name,

@@ -149,3 +149,9 @@ def json_ready(value: object) -> object:
     if isinstance(value, list):
         return [json_ready(v) for v in value]
     return value
+
+
+def user_cache_dir() -> Path:
+    """dogbreeds' own cache folder (embeddings, compiled OpenVINO models): ``$DOGBREEDS_CACHE``, else
+    ``~/.cache/dogbreeds``. Everything in it can be deleted; it is made again when needed."""
+    return Path(os.environ.get("DOGBREEDS_CACHE", Path.home() / ".cache" / "dogbreeds"))

@@ -13,7 +13,7 @@ from dogbreeds.core.breeds import display_name, human_name
 from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import classification_metrics
-from dogbreeds.core.parallel import batched, map_ahead
+from dogbreeds.core.parallel import BATCH_SIZE, batched, map_ahead
 from dogbreeds.core.progress import progress
 from dogbreeds.core.transforms import crop_to_box
 from dogbreeds.data.folders import load_samples
@@ -33,6 +33,7 @@ PREDICTION_COLUMNS = [
     "top5",
     "loss",
     "dog_probability",
+    "familiarity",
     "verdict",
 ]
 
@@ -45,7 +46,7 @@ class EvalResult:
 
 
 def evaluate_samples(
-    predictor: Predictor, samples: list[Sample], *, batch_size: int = 16, box_margin: float | None = None
+    predictor: Predictor, samples: list[Sample], *, batch_size: int = BATCH_SIZE, box_margin: float | None = None
 ) -> EvalResult:
     """Predict every sample; metrics count readable photos only (unreadable ones are listed in ``errors``).
 
@@ -73,6 +74,7 @@ def evaluate_samples(
 
     logits: list[np.ndarray] = []
     dog: list[np.ndarray] = []
+    known: list[np.ndarray] = []
     kept: list[Any] = []
     errors: dict[str, str] = {}
     loaded = map_ahead(lambda s: (s, load(s)), samples, ahead=4 * batch_size)
@@ -84,23 +86,27 @@ def evaluate_samples(
                 out = predictor.run_pixels(np.stack([a for _, a in good]))
                 logits.append(out.logits / predictor.card.temperature)
                 dog.append(out.dog_probability)
+                known.append(out.familiarity if out.familiarity is not None else np.full(len(good), np.nan))
                 kept.extend(s for s, _ in good)
             bar.advance(len(part))
     z = np.concatenate(logits) if logits else np.zeros((0, len(index)), np.float32)
     labels = np.array([index[s.breed_id] for s in kept], dtype=np.int64)
     metrics = classification_metrics(z, labels)
     metrics["unreadable"] = len(errors)
-    return EvalResult(metrics, _rows(predictor, kept, z, np.concatenate(dog) if dog else np.zeros(0)), errors)
+    rows = _rows(predictor, kept, z, *(np.concatenate(a) if a else np.zeros(0) for a in (dog, known)))
+    return EvalResult(metrics, rows, errors)
 
 
-def _rows(predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: np.ndarray) -> list[dict[str, Any]]:
+def _rows(
+    predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: np.ndarray, known: np.ndarray
+) -> list[dict[str, Any]]:
     from dogbreeds.core.metrics import softmax
 
     probs = softmax(logits) if len(logits) else logits
     index = {c: i for i, c in enumerate(predictor.card.classes)}
     rows = []
     for i, s in enumerate(samples):
-        pred = predictor.describe(str(s.path), probs[i], float(dog[i]), top_k=5)
+        pred = predictor.describe(str(s.path), probs[i], float(dog[i]), 5, float(known[i]))
         label = index[s.breed_id]
         rows.append(
             {
@@ -115,6 +121,7 @@ def _rows(predictor: Predictor, samples: list[Sample], logits: np.ndarray, dog: 
                 "top5": "|".join(k["breed"] for k in pred.top_k),
                 "loss": round(float(-np.log(max(probs[i, label], 1e-12))), 6),
                 "dog_probability": None if np.isnan(dog[i]) else round(float(dog[i]), 6),
+                "familiarity": None if pred.familiarity is None else round(pred.familiarity, 6),
                 "verdict": pred.verdict,
             }
         )
@@ -144,9 +151,9 @@ def evaluate(
     images: str | None = None,
     box_margin: float | None = None,
     limit_per_class: int | None = None,
-    batch_size: int = 16,
-    backend: str = "onnx",
-    precision: str = "fp32",
+    batch_size: int = BATCH_SIZE,
+    backend: str = "auto",
+    precision: str = "auto",
 ) -> EvalResult:
     """Evaluate a model on a Stanford Dogs split or on a folder-per-breed tree (with any inference backend)."""
     predictor = Predictor(model, backend=backend, precision=precision)

@@ -7,13 +7,14 @@ import os
 from dogbreeds.core.breeds import display_name, is_known_breed
 from dogbreeds.core.files import printable
 from dogbreeds.core.i18n import _
-from dogbreeds.core.verdicts import DOG, NOT_A_DOG, UNSURE
+from dogbreeds.core.verdicts import DOG, NOT_A_DOG, OTHER_BREED, UNSURE
 from dogbreeds.inference.predictor import Prediction
 
 
 def verdict_word(verdict: str) -> str:
     """A verdict as a volunteer reads it (the catalog and JSON keep the stable English keys)."""
-    words = {DOG: _("dog"), UNSURE: _("unsure"), NOT_A_DOG: _("not a dog"), "unreadable": _("unreadable")}
+    words = {DOG: _("dog"), UNSURE: _("unsure"), OTHER_BREED: _("other breed"), NOT_A_DOG: _("not a dog"),
+             "unreadable": _("unreadable")}  # fmt: skip
     return words.get(verdict, verdict)
 
 
@@ -41,6 +42,9 @@ def sentence(p: Prediction) -> str:
                      "{probability:.1%})", dog=p.dog_probability or 0.0, name=_shown(p.breed, p.name),
                      probability=p.probability)  # fmt: skip
         return _("This does not look like a dog (dog probability {dog:.1%})", dog=p.dog_probability or 0.0)
+    if p.verdict == OTHER_BREED:
+        return _("Perhaps a breed this model does not know, or a mix: nearest is {name} ({probability:.1%}); a "
+                 "volunteer should check", name=_shown(p.breed, p.name), probability=p.probability)  # fmt: skip
     if p.verdict == UNSURE:
         return _("Unsure: perhaps a {name} ({probability:.1%}); a volunteer should check",
                  name=_shown(p.breed, p.name), probability=p.probability)  # fmt: skip
@@ -73,7 +77,7 @@ def print_predictions(predictions: list[Prediction]) -> None:
     table.add_column(_("breed"))
     table.add_column(_("probability"), justify="right", no_wrap=True)
     table.add_column(_("runner-up"))
-    style = {DOG: "green", UNSURE: "yellow", NOT_A_DOG: "magenta"}
+    style = {DOG: "green", UNSURE: "yellow", OTHER_BREED: "cyan", NOT_A_DOG: "magenta"}
     for p in predictions:
         breed_known = p.error is None and p.verdict != NOT_A_DOG
         runner = (

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dogbreeds.core.files import content_hash, printable
+from dogbreeds.core.files import content_hash, printable, user_cache_dir
 from dogbreeds.core.i18n import _
 from dogbreeds.core.parallel import batched, map_ahead
 from dogbreeds.core.progress import progress
@@ -35,7 +35,7 @@ CHUNK = 512
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("DOGBREEDS_CACHE", Path.home() / ".cache" / "dogbreeds"))
+    return user_cache_dir()
 
 
 @dataclass

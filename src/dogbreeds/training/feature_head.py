@@ -1,7 +1,13 @@
 """``dogbreeds train --method features``: frozen-backbone embeddings + a linear head, end to end.
 
-Raw photos -> cached embeddings -> head chosen on a stratified validation split -> temperature -> refit on all
-training photos -> a self-describing checkpoint with its ONNX model, ready for ``predict``.
+Raw photos -> cached embeddings -> head chosen on a validation split -> temperature, verdict thresholds, the
+open-set score and the mirror threshold -> refit on the training photos -> a self-describing checkpoint with
+its ONNX model, ready for ``predict``.
+
+The validation split is a stratified share of the photos, or (``val_frames``) folders of whole-frame photos: the
+honest choice when the training photos are tight crops and the photos to sort are whole frames. A validation
+photo's own training photo (same breed folder and file name: its crop) is then left out of training, crops and
+every other view, so nothing is chosen on a dog the head has seen.
 """
 
 from __future__ import annotations
@@ -13,18 +19,31 @@ from pathlib import Path
 
 import numpy as np
 
-from dogbreeds.core.breeds import IMAGENET_INDICES, NUM_BREEDS
-from dogbreeds.core.card import ONNX_NAME, ModelCard, save_card
+from dogbreeds.core.breeds import IMAGENET_INDICES, IMAGENET_OF, NUM_BREEDS
+from dogbreeds.core.card import ONNX_NAME, ModelCard, OpenSet, save_card
 from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import classification_metrics, softmax
 from dogbreeds.core.progress import progress
-from dogbreeds.core.verdicts import DOG_RECALL, DOG_SCORE_POWER, choose_thresholds, dog_mass
-from dogbreeds.data.folders import load_samples
+from dogbreeds.core.verdicts import (
+    DOG_RECALL,
+    DOG_SCORE_POWER,
+    MIN_VALIDATION_PHOTOS,
+    choose_thresholds,
+    dog_mass,
+    familiarity,
+    familiarity_inputs,
+)  # fmt: skip
+from dogbreeds.data.folders import load_folder_tree, load_samples
+from dogbreeds.data.samples import Sample, SampleSet
 from dogbreeds.data.split import stratified_split
+from dogbreeds.data.stanford import is_stanford_root, read_split_list
 from dogbreeds.models.weights import save_weights
 from dogbreeds.training.embeddings import BackboneSpec, Embeddings, embed_samples, weights_digest
 from dogbreeds.training.linear_head import L2_GRID, LinearHead, fit_linear_head, fit_temperature
+from dogbreeds.training.open_set import familiarity_threshold, held_out_breeds
+
+MIRROR_GRID = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +69,9 @@ class FeaturesConfig:
     target_accuracy: float = 0.95  # photos called "dog" must be right this often on validation; the rest "unsure"
     dog_recall: float = DOG_RECALL  # validation dogs the not_a_dog threshold keeps
     dog_score_power: float = DOG_SCORE_POWER  # weight of the breed probability in the dog score (verdicts.dog_score)
+    val_frames: tuple[str, ...] = ()  # folder-per-breed trees of whole frames: the validation split (see above)
+    keep_familiar: float = 0.97  # validation dogs with a "dog" verdict the other_breed threshold keeps
+    mirror_coverage: float = 0.9  # of the validation photos whose answer the mirror image changes, those it reaches
     track: bool = True  # log the run to MLflow, like scratch and fine-tuning runs
     tracking_uri: str | None = None
 
@@ -142,13 +164,18 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     data = load_samples(cfg.data, cfg.split, images=cfg.images, new_breeds=cfg.new_breeds)
     data = data.limit_per_class(cfg.limit_per_class)
     num_classes = len(data.classes)
-    train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    if cfg.val_frames:
+        train_set, val_set, refused = frames_split(data, cfg)
+    else:
+        train_set, val_set = stratified_split(data, val_fraction=cfg.val_fraction, seed=cfg.seed)
+        refused = 0
     prior, backbone = _imagenet_prior(cfg.backbone, cfg.weights)
     prior = _with_new_classes(prior, num_classes)
     preprocess = backbone_preprocess(backbone)
     spec = BackboneSpec(cfg.backbone, weights_digest(backbone), preprocess, flip=cfg.flip, box_margin=cfg.box_margin)
+    photos = train_set.samples + val_set.samples if cfg.val_frames else data.samples
     emb = embed_samples(
-        data.samples, spec, backbone, cache_root=cache_root, desc=_("embedding ({backbone})", backbone=cfg.backbone)
+        photos, spec, backbone, cache_root=cache_root, desc=_("embedding ({backbone})", backbone=cfg.backbone)
     )
     embedded_at = time.perf_counter()
     index = {p: i for i, p in enumerate(emb.paths)}
@@ -161,13 +188,28 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
     best, trials = select_head(train, val, priors, grid, num_classes)
     val_logits = best.head.logits(val.averaged)
     temperature = fit_temperature(val_logits, val.labels)
+    val_probs = softmax(val_logits / temperature)
+    imagenet_fc = _imagenet_classifier(backbone)
     verdicts = choose_thresholds(
-        softmax(val_logits / temperature), val.labels, _dog_mass(backbone, val.averaged),
-        target_accuracy=cfg.target_accuracy, dog_recall=cfg.dog_recall, dog_score_power=cfg.dog_score_power,
+        val_probs, val.labels, _dog_mass(imagenet_fc, val.averaged), target_accuracy=cfg.target_accuracy,
+        dog_recall=cfg.dog_recall, dog_score_power=cfg.dog_score_power,
     )  # fmt: skip
-    # Refit on every training photo; the temperature fitted on held-out photos carries over.
+    open_set, open_set_metrics = OpenSet(), {}
+    if imagenet_fc is not None:
+        imagenet_index = np.array([IMAGENET_OF.get(c, -1) for c in data.classes])
+        studied = held_out_breeds(train, val, imagenet_fc, imagenet_index, priors[best.prior], best.l2)
+        if studied is not None:
+            open_set, open_set_metrics = studied
+            inputs = familiarity_inputs(val_probs, val_logits, _imagenet_logits(imagenet_fc, val.averaged),
+                                        imagenet_index)  # fmt: skip
+            answered = val_probs.max(axis=1) >= verdicts.min_probability
+            verdicts.min_familiarity = familiarity_threshold(familiarity(inputs[answered], open_set), cfg.keep_familiar)
+    mirror_below = choose_mirror_below(best.head, val, temperature, cfg.mirror_coverage) if cfg.flip else 0.0
+    # Refit on every training photo (never the validation frames); the temperature fitted on held-out photos
+    # carries over.
+    refit = emb if not cfg.val_frames else train
     head = fit_linear_head(
-        *_train_view(emb), num_classes=num_classes, l2=best.l2, prior=priors[best.prior], init=best.head
+        *_train_view(refit), num_classes=num_classes, l2=best.l2, prior=priors[best.prior], init=best.head
     )
     fitted_at = time.perf_counter()
 
@@ -178,16 +220,24 @@ def train_features(cfg: FeaturesConfig, *, cache_root: Path | None = None) -> Mo
         backbone_weights=weights_source(cfg.backbone, cfg.weights),
         preprocess=preprocess,
         classes=list(data.classes),
-        model_args={"in_features": int(emb.features.shape[1]), "flip_average": cfg.flip},
+        # a one-view graph: the mirror pass is the Predictor's, under mirror_below
+        model_args={"in_features": int(emb.features.shape[1]), "flip_average": False},
         temperature=temperature,
         verdicts=verdicts,
-        metrics={"val": best.val, "val_trials": [{"prior": t.prior, "l2": t.l2, **t.val} for t in trials]},
+        open_set=open_set,
+        mirror_below=mirror_below,
+        metrics={
+            "val": best.val,
+            "val_trials": [{"prior": t.prior, "l2": t.l2, **t.val} for t in trials],
+            **({"open_set": open_set_metrics} if open_set_metrics else {}),
+        },  # fmt: skip
         training={
             **{k: v for k, v in asdict(cfg).items() if k not in _NOT_IN_CARD},
             "chosen_prior": best.prior,
             "chosen_l2": best.l2,
             "n_train": len(train.labels),
             "n_val": len(val.labels),
+            "val_frames_refused_test": refused,
             "unreadable": emb.errors,
             "seconds_embedding": round(embedded_at - started, 1),
             "seconds_fitting": round(fitted_at - embedded_at, 1),
@@ -220,13 +270,69 @@ def _track(cfg: FeaturesConfig, card: ModelCard, out: Path, *, seconds: float) -
     tracker.end()
 
 
-def _dog_mass(backbone: object, features: np.ndarray) -> np.ndarray:
-    """The backbone's own dog mass for embeddings (its ImageNet head is linear on them); ones without such a head
-    count every photo as a dog."""
+def _imagenet_classifier(backbone: object) -> LinearHead | None:
+    """The backbone's own 1000-way ImageNet head as arrays (linear on the embeddings), or None without one."""
     fc = backbone.get_classifier()  # type: ignore[attr-defined]
     if getattr(fc, "out_features", 0) != 1000:
-        return np.ones(len(features))
-    return dog_mass(features @ fc.weight.detach().numpy().T + fc.bias.detach().numpy())
+        return None
+    return LinearHead(fc.weight.detach().numpy(), fc.bias.detach().numpy())
+
+
+def _imagenet_logits(fc: LinearHead, features: np.ndarray) -> np.ndarray:
+    return fc.logits(features)
+
+
+def _dog_mass(fc: LinearHead | None, features: np.ndarray) -> np.ndarray:
+    """The backbone's own dog mass for embeddings; a backbone without an ImageNet head counts every photo a dog."""
+    return np.ones(len(features)) if fc is None else dog_mass(fc.logits(features))
+
+
+def frames_split(data: SampleSet, cfg: FeaturesConfig) -> tuple[SampleSet, SampleSet, int]:
+    """Training photos and the validation whole frames of ``cfg.val_frames``; a frame's own training photo (same
+    breed and file name) leaves training. A Stanford folder's test-list photos are never validation photos (the
+    test list is for the final numbers only): they are counted and left out."""
+    test: set[str] = set()
+    if is_stanford_root(Path(cfg.data)):
+        test = set(read_split_list(Path(cfg.data), "test"))
+    frames: list[Sample] = []
+    refused = 0
+    trained = {s.breed_id for s in data.samples}
+    for folder in cfg.val_frames:
+        tree = load_folder_tree(Path(folder), also=data.classes[NUM_BREEDS:])
+        for s in tree.samples:
+            if f"{s.path.parent.name}/{s.path.name}" in test:
+                refused += 1
+            elif s.breed_id in trained:
+                frames.append(Sample(s.path, data.classes.index(s.breed_id), classes=data.classes))
+            else:
+                raise UsageError(_("{folder}: the validation frames name a breed the training photos lack: {breed}",
+                                   folder=folder, breed=s.breed_id))  # fmt: skip
+    if len(frames) < MIN_VALIDATION_PHOTOS:
+        raise UsageError(_("{n} validation frames: at least {min} are needed to choose the thresholds", n=len(frames),
+                           min=MIN_VALIDATION_PHOTOS))  # fmt: skip
+    seen = {(s.breed_id, s.path.name) for s in frames}
+    train = [s for s in data.samples if (s.breed_id, s.path.name) not in seen]
+    return (SampleSet(data.name, train, data.classes), SampleSet(data.name + "-frames", frames, data.classes),
+            refused)  # fmt: skip
+
+
+def choose_mirror_below(head: LinearHead, val: Embeddings, temperature: float, coverage: float) -> float:
+    """The lowest top probability (of one view) under which a photo is also seen mirrored, such that the mirror
+    pass still reaches ``coverage`` of the validation photos whose top breed flip-averaging changes (1.0 when
+    none does; 0.0 when it never changes one). Changes, not accuracy: a few percent of photos change, and the
+    accuracy of a thousand validation photos moves by a photo or two, too little to choose by. The mirror pass
+    costs a second run of the model, and most photos' answers do not change with it."""
+    if val.flipped is None:
+        return 0.0
+    single = head.logits(val.features)
+    changed = single.argmax(1) != head.logits(val.averaged).argmax(1)
+    if not changed.any():
+        return 0.0
+    top = softmax(single / temperature).max(axis=1)
+    for below in MIRROR_GRID:
+        if (changed & (top < below)).sum() >= coverage * changed.sum():
+            return below
+    return 1.0
 
 
 def _subset(emb: Embeddings, rows: list[int]) -> Embeddings:

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from dogbreeds.core.errors import ModelCardError
 from dogbreeds.core.verdicts import NOT_A_DOG
 from dogbreeds.data.images import IMAGE_SUFFIXES, UnreadableImage, read_photo
-from dogbreeds.inference.explain import Explainer, overlay
+from dogbreeds.inference.explain import Explainer, Explanation, overlay
 from dogbreeds.inference.predictor import Prediction, Predictor
 
 log = logging.getLogger(__name__)
@@ -71,25 +72,34 @@ def identify(
     predictor: Predictor, data: bytes, name: str, *, top_k: int, explainer: Explainer | None = None
 ) -> Identified:
     """Decode ``data`` and predict it; an unreadable upload comes back with the decoder's one-line reason, the way
-    ``predict_paths`` reports an unreadable file. With ``explainer``, the same single model run also draws the
-    heat-map (a model that cannot draw one just answers without it)."""
+    ``predict_paths`` reports an unreadable file. With ``explainer``, the heat-map of the predicted breed (a model
+    that cannot draw one just answers without it). The answer is the predictor's, as in the catalog; the map
+    comes from the fp32 graph, so a predictor running that very graph on ONNX Runtime answers from the same run."""
     try:
         photo = read_photo(_decoder_name(name), min_size=predictor.card.preprocess.resize_to, data=data)
     except UnreadableImage as err:
         return Identified(Prediction(path=name, error=str(err)), None)
     view = predictor.transform(photo.image)
-    explanation = None
-    if explainer is not None:
-        try:
-            explanation = explainer.explain_view(view)
-        except ModelCardError as err:
-            log.info("%s", err)
+    same_run = predictor.backend == "onnx" and predictor.path == predictor.reference_path
+    explanation = _explain(explainer, view, None) if same_run else None
     out = explanation.output if explanation is not None else predictor.run_pixels(view[None])
-    prediction = predictor.describe(name, out.probabilities[0], out.dog_probability[0], top_k)
+    prediction = predictor.describe(name, out.probabilities[0], out.dog_probability[0], top_k, out.known(0))
+    if explanation is None and not same_run and prediction.verdict != NOT_A_DOG:
+        explanation = _explain(explainer, view, int(np.argmax(out.probabilities[0])))
     heatmap = None
     if explanation is not None and prediction.verdict != NOT_A_DOG:  # no breed evidence to show in a non-dog
         heatmap = image_uri(overlay(explanation))
     return Identified(prediction, image_uri(photo.image), heatmap)
+
+
+def _explain(explainer: Explainer | None, view: np.ndarray, breed_index: int | None) -> Explanation | None:
+    if explainer is None:
+        return None
+    try:
+        return explainer.explain_view(view, breed_index)
+    except ModelCardError as err:
+        log.info("%s", err)
+        return None
 
 
 class ModelWorker:

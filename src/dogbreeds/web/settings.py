@@ -43,8 +43,8 @@ class WebSettings:
 
     db: str | None = None
     model: str | None = None
-    backend: str = "onnx"
-    precision: str = "fp32"
+    backend: str = "auto"
+    precision: str = "auto"
     library: Path | None = None
     cache: Path = field(default_factory=default_cache)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * MB
