@@ -48,7 +48,7 @@ from dogbreeds.catalog.similar import (
 from dogbreeds.core.card import load_card
 from dogbreeds.data.images import popcount
 from dogbreeds.evaluation.leakage import hash_files, near_duplicates
-from dogbreeds.inference.predictor import Predictor, default_model_path
+from dogbreeds.inference.predictor import Predictor, runtime_model
 from dogbreeds.inference.retrieval import raw_features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="first N test photos only (a quick try)")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw features' figure (saves ~5 minutes)")
     args = parser.parse_args()
+    args.stanford = args.stanford.resolve()  # the library is symbolic links to it: a relative target would dangle
     crops = args.stanford / "crops224"
     test, train = read_list(args.stanford, "test_list.txt"), read_list(args.stanford, "train_list.txt")
     test = test[: args.limit] if args.limit else test
@@ -163,7 +164,7 @@ def main() -> None:
 
     # 2. leave-one-out nearest neighbour on the test photos
     engine = database.open_catalog(f"sqlite:///{db}", readonly=True)
-    model_id = load_card(default_model_path()).id
+    model_id = load_card(runtime_model(None)[0]).id  # what classify ran with no options
     index = load_index(engine, model_id)
     rows = {r["path"]: r for r in database.iter_rows(engine, model_id=model_id)}
     rel_of = {str(tree / r): r for r in catalogued}
@@ -181,7 +182,7 @@ def main() -> None:
     raw_loo, raw_dims = None, 0
     if not args.no_raw:  # the same contents, by the raw features the catalog stored before the projection
         kept_rel = [by_sha[index.hashes[i]] for i in keep]
-        features, readable = raw_features(Predictor(default_model_path()), [str(crops / r) for r in kept_rel])
+        features, readable = raw_features(Predictor(), [str(crops / r) for r in kept_rel])
         raw_loo, raw_dims = leave_one_out(features, labels[readable], expand=False), int(features.shape[1])
     head_top1 = float(np.mean([rows[str(tree / r)]["breed"] == r.split("/")[0] for r in test if str(tree / r) in rows]))
 

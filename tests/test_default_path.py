@@ -59,3 +59,65 @@ def test_the_default_path_agrees_with_fp32() -> None:
     assert [a.breed for a in fast] == [b.breed for b in slow]
     gaps = [abs((a.probability or 0) - (b.probability or 0)) for a, b in zip(fast, slow, strict=True)]
     assert max(gaps) < PROBABILITY_TOLERANCE
+
+
+def test_auto_falls_back_to_onnx_runtime_when_openvino_cannot_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("openvino")
+    from dogbreeds.inference import backends
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("Exception from src/inference: no CPU plugin\nsecond line")
+
+    monkeypatch.setattr(backends, "_openvino_runner", broken)
+    p = Predictor()
+    assert (p.backend, p.precision, p.path) == ("onnx", "fp32", default_model_path())
+    assert "no CPU plugin" in caplog.text and "second line" not in caplog.text
+    with pytest.raises(RuntimeError):  # asked for by name: the user hears it, no silent switch
+        Predictor(backend="openvino")
+
+
+def test_an_int8_copy_made_for_onnx_runtime_runs_there_by_default(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    copy = tmp_path / "q.onnx"
+    shutil.copyfile(default_model_path(), copy)
+    card = json.loads(default_model_path().with_suffix(".json").read_text())
+    card["model_args"]["quantization"] = "int8-static-qdq"
+    card["retrieval"] = ""
+    copy.with_suffix(".json").write_text(json.dumps(card))
+    assert Predictor(copy).backend == "onnx"
+
+
+def test_a_precision_asked_for_is_never_swapped_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openvino")
+    from dogbreeds.inference import backends
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(backends, "_openvino_runner", broken)
+    for precision in ("int8", "bf16"):
+        with pytest.raises(RuntimeError):
+            Predictor(precision=precision)
+
+
+def test_the_cli_verdict_choices_are_the_verdicts() -> None:
+    from dogbreeds.cli.common import VERDICT_CHOICES
+    from dogbreeds.core.verdicts import VERDICTS
+
+    assert VERDICT_CHOICES == VERDICTS
+
+
+def test_inference_speed_times_one_pass_and_restores_the_card(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dogbreeds.evaluation.report import inference_speed
+
+    p = Predictor(backend="onnx", precision="fp32")
+    shipped = p.card.mirror_below
+    seen: list[float] = []
+    monkeypatch.setattr(p, "run_pixels", lambda x: seen.append(p.card.mirror_below) or (_ for _ in ()).throw(OSError))
+    with pytest.raises(OSError):
+        inference_speed(p, batch=2, seconds=0.01)
+    assert seen == [0.0] and p.card.mirror_below == shipped

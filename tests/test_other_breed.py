@@ -3,6 +3,7 @@ review queue, its own folder in ``sort``, in the volunteers' language; and older
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import sqlite3
 from pathlib import Path
@@ -14,6 +15,7 @@ from dogbreeds.catalog.classify import Classifier
 from dogbreeds.catalog.database import iter_rows, open_catalog
 from dogbreeds.catalog.review import queue_keys
 from dogbreeds.catalog.sort import folder_for
+from dogbreeds.cli import main
 from dogbreeds.core.i18n import set_language
 from dogbreeds.core.verdicts import DOG, NOT_A_DOG, OTHER_BREED
 from dogbreeds.inference.display import verdict_word
@@ -58,6 +60,11 @@ def test_other_breed_through_the_catalog(tmp_path: Path, predictor: Predictor) -
     assert OTHER_BREED in verdicts and verdicts.index(OTHER_BREED) < (verdicts.index(DOG) if DOG in verdicts else 99)
     some = next(r for r in after.values() if r["verdict"] == OTHER_BREED)
     assert folder_for(some) == "other_breed"
+    out = tmp_path / "catalog.csv"
+    assert main(["export", "--db", str(db), "--out", str(out)]) == 0
+    with open(out, encoding="utf-8", newline="") as f:
+        exported = {Path(r["path"]).name: r for r in csv.DictReader(f)}
+    assert float(exported["pug.jpg"]["familiarity"]) == pytest.approx(rows["pug.jpg"]["familiarity"], abs=1e-6)
 
 
 def test_other_breed_speaks_french() -> None:
@@ -73,6 +80,9 @@ def test_a_schema_3_catalog_gains_the_familiarity_column(tmp_path: Path, predict
     con.execute("update meta set value = '3' where key = 'schema_version'")
     con.commit()
     con.close()
+    (row,) = list(iter_rows(open_catalog(str(db), readonly=True)))  # read-only: left as it is, read all the same
+    assert row["familiarity"] is None and row["verdict"] == DOG
+    assert "familiarity" not in [r[1] for r in sqlite3.connect(db).execute("pragma table_info(photos)")]
     (row,) = list(iter_rows(open_catalog(str(db))))  # the next writer upgrades it; the old row keeps its verdict
     assert row["familiarity"] is None and row["verdict"] == DOG
     assert "familiarity" in [r[1] for r in sqlite3.connect(db).execute("pragma table_info(photos)")]

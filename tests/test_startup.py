@@ -52,6 +52,16 @@ def test_predict_path_imports_no_heavy_library() -> None:
     assert out == "", f"inference path imported {out}"
 
 
+def test_building_the_cli_imports_neither_numpy_nor_pillow() -> None:
+    """`dogbreeds --help` and argument errors answer before NumPy, Pillow or a runtime are imported."""
+    code = (
+        "import sys; from dogbreeds import cli; cli.build_parser(); "
+        "print(','.join(m for m in ('numpy', 'PIL', 'onnxruntime', 'openvino') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"building the CLI imported {out}"
+
+
 @pytest.mark.slow
 def test_predict_and_classify_run_without_the_training_stack(tmp_path: Path) -> None:
     predicted = _run_blocked(["predict", "--json", str(EXAMPLES / "pug.jpg")], tmp_path)

@@ -189,3 +189,31 @@ def test_val_frames_are_the_validation_and_their_own_photos_leave_training(
     make_photo(frames / "beagle" / "x.jpg", (1, 2, 3))
     with pytest.raises(UsageError, match="beagle"):
         train_features(cfg, cache_root=tmp_path / "cache")
+    (frames / "beagle" / "x.jpg").unlink()
+    pug = next(f for f in COLOURS if "pug" in f)
+    for i in range(3, 8):  # now every pug photo is a validation frame: none left to train on
+        make_photo(frames / pug / f"photo {i}.jpg", COLOURS[pug], size=(96, 72), seed=600 + i)
+    with pytest.raises(UsageError, match="without a training photo"):
+        train_features(cfg, cache_root=tmp_path / "cache")
+
+
+def test_val_frames_refuse_the_test_list_photos(
+    tiny_stanford: Path, weights_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a Stanford folder, a frame of a test-list photo never validates (the test list is for the numbers only),
+    whatever its folder is called."""
+    import dataclasses
+
+    from dogbreeds.training import feature_head
+
+    frames = tmp_path / "frames"
+    for breed, wnid, folder in (("n02092002-Scottish_deerhound", "n02092002", "Scottish_deerhound"),
+                                ("n02110958-pug", "n02110958", "carlin")):  # fmt: skip
+        for i in (0, 1, 4):  # 0 and 1 are train-list photos, 4 a test-list one
+            make_photo(frames / folder / f"{wnid}_{i}.jpg", (200, 40, 40) if "deer" in breed else (40, 200, 40))
+    monkeypatch.setattr(feature_head, "MIN_VALIDATION_PHOTOS", 4)
+    cfg = dataclasses.replace(tiny_config(tiny_stanford, tmp_path / "ckpt", weights_file), split="train",
+                              val_frames=(str(frames),))  # fmt: skip
+    card = train_features(cfg, cache_root=tmp_path / "cache")
+    t = card.training
+    assert t["val_frames_refused_test"] == 2 and t["n_val"] == 4 and t["n_train"] == 8 - 4

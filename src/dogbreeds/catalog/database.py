@@ -13,6 +13,7 @@ names the cause and the catalog, never the SQL or its values.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, event, func, inspect, literal, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -46,11 +47,20 @@ from dogbreeds.core.verdicts import judge
 
 DEFAULT_DB = "dogbreeds.db"
 READABLE_FROM = 1  # read-only commands read catalogs of this schema and later without upgrading them (2 only added
-# the embeddings table, which `similar` does without)
+# the embeddings table, which `similar` does without; 4 added photos.familiarity, read as NULL where it is missing:
+# see photo_columns)
 DECISIONS = ("confirmed", "corrected", "not_a_dog")  # what counts as a volunteer's answer ("later" does not)
 READ_CHUNK = 1000  # rows read at a time by iter_rows
 
 __all__ = ["COLUMNS", "photos", "reviews"]
+
+
+@functools.lru_cache(maxsize=64)
+def photo_columns(engine: Engine) -> tuple[Any, ...]:
+    """The ``photos`` columns to select from ``engine``'s catalog: a read-only command leaves an older catalog as
+    it is, so a column a later schema added (``familiarity``) is read as NULL where the table lacks it."""
+    present = {c["name"] for c in inspect(engine).get_columns("photos")}
+    return tuple(c if c.name in present else literal(None).label(c.name) for c in photos.c)
 
 
 def database_url(url_or_path: str | os.PathLike[str] | None) -> str:
@@ -519,7 +529,7 @@ def iter_rows(
     read a chunk at a time by path, so memory stays flat and no transaction stays open while the caller works."""
     latest = _latest_reviews()
     query = select(
-        photos,
+        *photo_columns(engine),
         latest.c.decision.label("review_decision"),
         latest.c.breed.label("reviewed_breed"),
         latest.c.reviewer,

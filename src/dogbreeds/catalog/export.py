@@ -18,7 +18,8 @@ FORMATS = ("csv", "json", "parquet")
 # The model's answer under model_*; the volunteers' latest decision under reviewed_*; final_*: what counts.
 EXPORT_COLUMNS = [
     "path", "sha256", "bytes", "mtime_ns", "width", "height", "taken_at",
-    "model_breed", "model_name", "probability", "margin", "dog_probability", "top5", "model_verdict", "error",
+    "model_breed", "model_name", "probability", "margin", "dog_probability", "familiarity", "top5", "model_verdict",
+    "error",
     "model_id", "classified_at",
     "reviewed_breed", "reviewed_verdict", "reviewer", "reviewed_at",
     "final_breed", "final_name", "final_verdict",

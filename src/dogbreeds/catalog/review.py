@@ -85,7 +85,7 @@ def queue_keys(engine: Engine, *, include_not_a_dog: bool = False, limit: int | 
 def row_of(engine: Engine, path: str) -> dict[str, Any] | None:
     """A catalog row by path, with ``top5`` parsed (None when it vanished meanwhile)."""
     with engine.connect() as conn:
-        row = conn.execute(select(photos).where(photos.c.path == path)).first()
+        row = conn.execute(select(*database.photo_columns(engine)).where(photos.c.path == path)).first()
     return database.decoded(row) if row is not None else None
 
 

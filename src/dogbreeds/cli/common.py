@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from dogbreeds.core.i18n import _
-from dogbreeds.core.verdicts import VERDICTS
 
 # spelled out (not imported from inference) so the CLI starts without NumPy
 BACKENDS = ("auto", "onnx", "openvino", "torch")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 SORT_MODES = ("copy", "hardlink", "symlink")
-VERDICT_CHOICES = VERDICTS
+VERDICT_CHOICES = ("dog", "unsure", "other_breed", "not_a_dog", "unreadable")  # core.verdicts.VERDICTS
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -107,7 +106,8 @@ def model_options(*, runtimes: bool = True) -> argparse.ArgumentParser:
             default="auto",
             help=_(
                 "auto: the shipped model's int8 copy on OpenVINO, fp32 otherwise; fp32: the full-precision model; "
-                "bf16: bfloat16 arithmetic with --backend openvino or torch, on CPUs that have it"
+                "int8: the shipped model's int8 copy (onnx or openvino); bf16: bfloat16 arithmetic with --backend "
+                "openvino or torch, on CPUs that have it"
             ),
         )
     return p

@@ -75,7 +75,7 @@ def run_quantize(args: argparse.Namespace) -> int:
     from dogbreeds.inference.quantize import quantize_model
 
     out = quantize_model(args.model, args.calibration, args.out, photos=args.photos, runtime=args.runtime)
-    backend = " --backend openvino" if args.runtime == "openvino" else ""
+    backend = f" --backend {args.runtime}"  # each copy suits its runtime (auto also picks it)
     print(_("wrote {path} ({size:,} bytes); measure it: dogbreeds evaluate --model {path}{backend} --data ...",
             path=out, size=out.stat().st_size, backend=backend))  # fmt: skip
     return 0

@@ -80,7 +80,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from dogbreeds.inference.explain import Explainer, overlay
     from dogbreeds.inference.predictor import Predictor
 
-    predictor = Predictor(args.model)
+    predictor = Predictor(args.model, backend="onnx", precision="fp32")  # the heat-map needs the fp32 graph
     classes = predictor.card.classes
     breed_index = None
     if args.breed:

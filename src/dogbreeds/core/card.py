@@ -30,7 +30,7 @@ FORMAT_VERSION = 3  # 2: verdicts by dog score (min_dog_score, dog_score_power);
 
 @dataclass
 class Verdicts:
-    """Thresholds that turn probabilities into ``dog`` / ``unsure`` / ``not_a_dog`` verdicts."""
+    """Thresholds that turn probabilities into ``dog`` / ``unsure`` / ``other_breed`` / ``not_a_dog`` verdicts."""
 
     min_dog_score: float = 0.5  # below it the photo is "not_a_dog" (see dog_score_power)
     min_probability: float = 0.4  # calibrated top-1 breed probability; below it the breed is "unsure"

@@ -154,4 +154,13 @@ def json_ready(value: object) -> object:
 def user_cache_dir() -> Path:
     """dogbreeds' own cache folder (embeddings, compiled OpenVINO models): ``$DOGBREEDS_CACHE``, else
     ``~/.cache/dogbreeds``. Everything in it can be deleted; it is made again when needed."""
-    return Path(os.environ.get("DOGBREEDS_CACHE", Path.home() / ".cache" / "dogbreeds"))
+    if os.environ.get("DOGBREEDS_CACHE"):
+        return Path(os.environ["DOGBREEDS_CACHE"])
+    # expanduser, not Path.home(): in a container without a home or a passwd entry it leaves "~" instead of raising,
+    # and then the cache goes to the temporary folder, never to a relative "~" inside the current folder
+    home = os.path.expanduser("~")
+    if not os.path.isabs(home):
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "dogbreeds-cache"
+    return Path(home) / ".cache" / "dogbreeds"

@@ -4,12 +4,13 @@ A runner takes a batch of uint8 pixels (N x H x W x 3, resized and cropped by :f
 normalises it the way the model card says: OpenVINO inside its compiled graph (folded into the first
 convolution), the others through :func:`transforms.normalise_pixels`.
 
-- ``onnx`` (default): ONNX Runtime on the exported graph; starts fast, fp32 (or the int8 copy
-  ``dogbreeds quantize`` writes).
-- ``openvino``: Intel's OpenVINO runtime on the same ``.onnx`` file (``pip install 'dogbreeds[openvino]'``); with
-  ``precision="bf16"`` it computes in bfloat16 on CPUs that have it (AVX512-BF16 or AMX); the int8 copy
-  ``dogbreeds quantize --runtime openvino`` writes runs faster still. Speeds, and whether bf16 or int8 keeps
-  accuracy, are measured in docs/results.md, never assumed.
+- ``openvino`` (what ``auto`` picks where it is installed, as it is by default): Intel's OpenVINO runtime on the
+  ``.onnx`` file; with ``precision="bf16"`` it computes in bfloat16 on CPUs that have it (AVX512-BF16 or AMX);
+  the int8 copy ``dogbreeds quantize --runtime openvino`` writes (the shipped model's is inside the package) runs
+  faster still. Compiled models are cached in the user's cache folder.
+- ``onnx``: ONNX Runtime on the exported graph; starts fastest, fp32 (or the int8 copy ``dogbreeds quantize
+  --runtime onnx`` writes); what ``auto`` falls back to. Speeds, and whether bf16 or int8 keeps accuracy, are
+  measured in docs/results.md, never assumed.
 - ``torch``: the PyTorch model rebuilt from a checkpoint folder (``model.safetensors`` + card); needs the
   ``[train]`` extra and seconds of imports; the reference the other two are checked against.
 """
@@ -129,7 +130,7 @@ def _cache_compiled_models(core: Any) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if os.access(folder, os.W_OK):
             core.set_property({"CACHE_DIR": str(folder)})
-    except OSError:
+    except (OSError, RuntimeError):  # no writable home, or OpenVINO refusing the folder: compile every time
         pass
 
 

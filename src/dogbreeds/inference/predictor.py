@@ -18,7 +18,7 @@ import numpy as np
 
 from dogbreeds.core.breeds import IMAGENET_OF
 from dogbreeds.core.card import ONNX_NAME, ModelCard, load_card
-from dogbreeds.core.errors import ModelCardError, NotFoundError
+from dogbreeds.core.errors import DogbreedsError, ModelCardError, NotFoundError
 from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import softmax
 from dogbreeds.core.parallel import BATCH_SIZE, batched, map_ahead
@@ -35,7 +35,7 @@ from dogbreeds.core.verdicts import (
     judge,
 )  # fmt: skip
 from dogbreeds.data.images import UnreadableImage, load_rgb
-from dogbreeds.inference.backends import AUTO, QUANTIZED_FOR, open_runner, resolve_runtime
+from dogbreeds.inference.backends import AUTO, QUANTIZED_FOR, open_runner, openvino_installed, resolve_runtime
 from dogbreeds.inference.retrieval import Projection, load_projection
 
 __all__ = ["DOG", "NOT_A_DOG", "OTHER_BREED", "UNREADABLE", "UNSURE", "Prediction", "Predictor"]
@@ -77,6 +77,9 @@ def runtime_model(model: str | Path | None, backend: str = AUTO, precision: str 
     """The model file a Predictor with these options runs (the shipped model's int8 copy when ``auto`` picks it),
     and the backend and precision it runs with: what ``similar`` needs to find the catalog's rows of that model."""
     int8 = default_int8_path() if model is None and default_int8_path().exists() else None
+    if backend == AUTO and model is not None:  # an int8 copy runs on the runtime it was made for, where installed
+        made_for = QUANTIZED_FOR.get(load_card(resolve_model_path(model)).model_args.get("quantization", ""), AUTO)
+        backend = made_for if made_for != "openvino" or openvino_installed() else AUTO
     backend, precision, use_int8 = resolve_runtime(backend, precision, int8_copy=int8)
     return (int8 if use_int8 and int8 is not None else resolve_model_path(model)), backend, precision
 
@@ -125,15 +128,28 @@ class Predictor:
         shipped model runs its int8 copy on OpenVINO; :attr:`reference_path` stays the fp32 model, which the
         heat-maps are drawn from)."""
         self.reference_path = resolve_model_path(model)
+        asked, asked_precision = backend, precision
         self.path, backend, precision = runtime_model(model, backend, precision)
-        self.backend, self.precision = backend, precision
         self.card: ModelCard = load_card(self.path)
         made_for = QUANTIZED_FOR.get(self.card.model_args.get("quantization", ""))
         if made_for and made_for != backend:
             log.warning(_("{path} is an int8 copy made for --backend {made_for}; on {backend} it may run slower "
                           "than the fp32 model", path=self.path, made_for=made_for, backend=backend))  # fmt: skip
-        self.runner = open_runner(self.path, self.card.preprocess, backend=backend, precision=precision,
-                                  threads=threads)  # fmt: skip
+        try:
+            self.runner = open_runner(self.path, self.card.preprocess, backend=backend, precision=precision,
+                                      threads=threads)  # fmt: skip
+        except DogbreedsError:
+            raise  # our own refusals (a CPU without bfloat16...) are the user's to hear
+        except Exception as err:  # OpenVINO's own error types: the automatic choice must not strand anyone
+            if asked != AUTO or asked_precision not in (AUTO, "fp32") or backend != "openvino":
+                raise
+            log.warning(_("OpenVINO cannot run the model here ({why}); running {path} on ONNX Runtime",
+                          why=str(err).splitlines()[0] if str(err) else type(err).__name__,
+                          path=self.reference_path.name))  # fmt: skip
+            self.path, backend, precision = self.reference_path, "onnx", "fp32"
+            self.card = load_card(self.path)
+            self.runner = open_runner(self.path, self.card.preprocess, backend=backend, threads=threads)
+        self.backend, self.precision = backend, precision
         self.transform = functools.partial(pixels, cfg=self.card.preprocess)  # photo -> what run_pixels takes
         self.imagenet_index = np.array([IMAGENET_OF.get(c, -1) for c in self.card.classes])
 

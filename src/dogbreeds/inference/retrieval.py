@@ -187,7 +187,7 @@ def fit_for_model(
     from dogbreeds.core.errors import UsageError
     from dogbreeds.inference.predictor import Predictor
 
-    predictor = Predictor(model)
+    predictor = Predictor(model, backend="onnx", precision="fp32")  # beside the fp32 model, which its copies share
     card = predictor.card
     if card.weights_path is None:
         raise UsageError(_("{path} has no weights file to put a projection beside", path=predictor.path))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dogbreeds.core.card import OpenSet
+from dogbreeds.core.i18n import _
 from dogbreeds.core.metrics import softmax
 from dogbreeds.core.verdicts import familiarity, familiarity_inputs
 from dogbreeds.training.embeddings import Embeddings
@@ -128,7 +129,12 @@ def held_out_breeds(
     numbers = [fold_numbers(train, {"val": val}, g, imagenet, imagenet_index, prior, l2)["val"] for g in groups]
     inputs = np.concatenate([n.inputs for n in numbers])
     known = np.concatenate([n.known for n in numbers])
-    weights = fit_open_set(inputs, known)
+    try:
+        weights = fit_open_set(inputs, known)
+    except ValueError:  # e.g. every hidden-breed photo predicted as a breed without an ImageNet class
+        log.warning(_("the held-out-breed folds gave no photos of a hidden breed to learn from: this model will "
+                      "not say other_breed"))  # fmt: skip
+        return None
     scores = familiarity(inputs, weights)
     ok = np.isfinite(scores)
     metrics = {"folds": len(groups), "hidden_per_fold": size, "val_auroc": auroc(scores[ok], known[ok])}

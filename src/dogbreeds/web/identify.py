@@ -103,7 +103,7 @@ def _explain(explainer: Explainer | None, view: np.ndarray, breed_index: int | N
 
 
 class ModelWorker:
-    """The shared Predictor behind a single thread: ONNX Runtime already spreads one call over every core, so
+    """The shared Predictor behind a single thread: the runtime already spreads one call over every core, so
     calls in parallel would only fight over them and multiply memory; queued, each finishes sooner."""
 
     def __init__(self, predictor: Predictor) -> None:

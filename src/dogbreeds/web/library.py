@@ -106,8 +106,8 @@ class PhotoRecord:
 def photo(engine: Engine, sha256: str) -> PhotoRecord | None:
     """The photo with this content hash, or None when the catalog holds none."""
     with engine.connect() as conn:
-        found = [database.decoded(r) for r in conn.execute(select(photos).where(photos.c.sha256 == sha256)
-                                                           .order_by(photos.c.path))]  # fmt: skip
+        query = select(*database.photo_columns(engine)).where(photos.c.sha256 == sha256).order_by(photos.c.path)
+        found = [database.decoded(r) for r in conn.execute(query)]
         history = [r._asdict() for r in conn.execute(select(reviews).where(reviews.c.sha256 == sha256)
                                                      .order_by(reviews.c.reviewed_at, reviews.c.id))]  # fmt: skip
     if not found:
