@@ -42,7 +42,7 @@ def fit_open_set(inputs: np.ndarray, known: np.ndarray, *, iterations: int = 50)
     beta = np.zeros(x.shape[1])
     ridge = RIDGE * np.eye(x.shape[1])
     ridge[-1, -1] = 0.0  # the bias is not pulled
-    for _ in range(iterations):
+    for _step in range(iterations):
         p = 1 / (1 + np.exp(-np.clip(x @ beta, -60, 60)))
         gradient = x.T @ (sample_weight * (p - y)) / len(y) + ridge @ beta
         hessian = (x * (sample_weight * p * (1 - p))[:, None]).T @ x / len(y) + ridge
