@@ -270,8 +270,9 @@ def main() -> None:
         header=["measure", "value", "target"],
         rows=rows,
         notes=[
-            f"`dogbreeds serve` (shipped model, ONNX Runtime) over a catalog of {args.catalog_photos:,} test-list "
-            f"crops, on this 2-core machine; Locust runs on the same cores, so the server has less than two. "
+            "`dogbreeds serve` (shipped model, no options: its int8 copy on OpenVINO; heat-maps from the fp32 graph "
+            f"on ONNX Runtime) over a catalog of {args.catalog_photos:,} test-list crops, on this 2-core machine; "
+            "Locust runs on the same cores, so the server has less than two. "
             f"Each Locust run lasts {args.minutes:g} min. Stanford-sized photos: the {len(originals)} originals of "
             "`fullres-sample/` (median 500 x 375); 12 MP photos: made from them, 4000 x 3000 with noise.",
         ],
