@@ -27,7 +27,7 @@ import numpy as np
 from _results import write_results
 
 from dogbreeds.core.breeds import BREED_IDS, IMAGENET_INDICES
-from dogbreeds.core.metrics import softmax
+from dogbreeds.core.metrics import below_confidence
 from dogbreeds.training.linear_head import LinearHead, fit_linear_head, fit_temperature
 
 L2_GRID = (1e-2, 3e-3, 1e-3)
@@ -50,8 +50,7 @@ def top1(logits: np.ndarray, labels: np.ndarray) -> float:
 
 def conditional(head: LinearHead, single: np.ndarray, mirror: np.ndarray, temperature: float, below: float):  # type: ignore[no-untyped-def]
     """Features as the Predictor makes them with ``mirror_below``: the mirror pass only under ``below``."""
-    top = softmax(head.logits(single) / temperature).max(1)
-    again = top < below
+    again = below_confidence(head.logits(single), temperature, below)
     feats = single.copy()
     feats[again] = (single[again] + mirror[again]) / 2
     return feats, float(again.mean())

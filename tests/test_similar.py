@@ -34,6 +34,13 @@ def _library(root: Path) -> Path:
     return root
 
 
+def _classified(tmp_path: Path, predictor: Predictor) -> tuple[Path, Path]:
+    """The library above, classified into a fresh catalog; its folder and its database."""
+    lib, db = _library(tmp_path / "lib"), tmp_path / "c.db"
+    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    return lib, db
+
+
 def _sha(path: Path) -> str:
     import hashlib
 
@@ -50,9 +57,7 @@ def _contents(db: Path) -> tuple[set[str], set[str]]:
 def test_every_classified_content_has_one_embedding_and_similar_finds_the_near_duplicate(
     tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     classified, embedded = _contents(db)
     assert classified == embedded and len(embedded) == len(list(lib.glob("*.jpg"))) - 1  # the copy shares one
     index = load_index(open_catalog(str(db), readonly=True), predictor.card.id)
@@ -98,9 +103,7 @@ def test_similar_refuses_in_one_line(tmp_path: Path, predictor: Predictor, capsy
 
 
 def test_a_catalog_from_before_embeddings_gets_them_on_the_next_run_once(tmp_path: Path, predictor: Predictor) -> None:
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     con = sqlite3.connect(db)  # as schema 1 left it: no embeddings table
     con.execute("drop table embeddings")
     con.execute("update meta set value = '1' where key = 'schema_version'")
@@ -118,9 +121,7 @@ def test_read_only_commands_leave_an_older_catalog_as_it_was(
 ) -> None:
     import hashlib
 
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     con = sqlite3.connect(db)  # as schema 1 left it
     con.execute("drop table embeddings")
     con.execute("update meta set value = '1' where key = 'schema_version'")
@@ -136,17 +137,13 @@ def test_read_only_commands_leave_an_older_catalog_as_it_was(
 
 
 def test_top_n_is_n_with_copies_included(tmp_path: Path, predictor: Predictor, capsys: pytest.CaptureFixture[str]):
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     assert main(["similar", str(lib / "beagle.jpg"), "--db", str(db), "--top", "3", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
 
 
 def test_embeddings_go_with_their_last_photo(tmp_path: Path, predictor: Predictor) -> None:
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     (lib / "beagle.jpg").unlink()  # its copy keeps the content
     (lib / "husky.jpg").unlink()
     stats = Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
@@ -195,9 +192,7 @@ def test_a_greyscale_copy_is_found_first_by_its_photo_hash(
 ) -> None:
     from dogbreeds.data.images import dhash, load_rgb
 
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     stored = dict(sqlite3.connect(db).execute("select sha256, dhash from embeddings"))
     husky = _sha(lib / "husky.jpg")
     expected = dhash(load_rgb(lib / "husky.jpg", min_size=predictor.card.preprocess.resize_to))
@@ -210,9 +205,7 @@ def test_a_greyscale_copy_is_found_first_by_its_photo_hash(
 
 
 def test_embeddings_from_before_the_photo_hash_are_still_searched(tmp_path: Path, predictor: Predictor) -> None:
-    lib = _library(tmp_path / "lib")
-    db = tmp_path / "c.db"
-    Classifier(predictor, open_catalog(str(db)), batch_size=4).run([lib])
+    lib, db = _classified(tmp_path, predictor)
     con = sqlite3.connect(db)  # the catalog as schema 2 had it: embeddings without their photo hash
     con.execute("alter table embeddings drop column dhash")
     con.execute("drop table users")

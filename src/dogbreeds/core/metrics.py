@@ -11,6 +11,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def logsumexp(logits: np.ndarray) -> np.ndarray:
+    """``log(sum(exp(x)))`` of each row, shifted by the row's maximum so that large logits do not overflow
+    (entries of -inf, classes masked out, count for nothing)."""
+    shift = logits.max(axis=1)
+    return shift + np.log(np.exp(logits - shift[:, None]).sum(axis=1))
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function, clipped so that ``exp`` never overflows."""
+    return 1 / (1 + np.exp(-np.clip(z, -60, 60)))
+
+
+def below_confidence(logits: np.ndarray, temperature: float, threshold: float) -> np.ndarray:
+    """Which rows' calibrated top probability, ``max softmax(logits / temperature)``, is under ``threshold``: the
+    photos a card's ``mirror_below`` sends through the model a second time as mirror images."""
+    return softmax(logits / temperature).max(axis=1) < threshold
+
+
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """top-1, top-5 (fractions in 0..1), mean cross-entropy, expected calibration error (15 bins) and N."""
     n = len(labels)

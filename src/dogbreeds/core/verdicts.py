@@ -30,7 +30,7 @@ import numpy as np
 from dogbreeds.core.breeds import IMAGENET_DOG_INDICES
 from dogbreeds.core.card import OpenSet, Verdicts
 from dogbreeds.core.i18n import _
-from dogbreeds.core.metrics import softmax
+from dogbreeds.core.metrics import logsumexp, sigmoid, softmax
 
 MAX_DOG_THRESHOLD = 0.5
 DOG_SCORE_POWER = 0.5  # weight of the top breed probability in the dog score
@@ -66,12 +66,8 @@ def familiarity_inputs(
     """
     top = probabilities.argmax(axis=1)
     log_probability = np.log(np.maximum(probabilities[np.arange(len(top)), top], 1e-12))
-    shift = logits.max(axis=1)
-    energy = shift + np.log(np.exp(logits - shift[:, None]).sum(axis=1))
-    dogs = np.asarray(IMAGENET_DOG_INDICES)
-    dog_logits = imagenet_logits[:, dogs]
-    dog_shift = dog_logits.max(axis=1)
-    log_norm = dog_shift + np.log(np.exp(dog_logits - dog_shift[:, None]).sum(axis=1))
+    energy = logsumexp(logits)
+    log_norm = logsumexp(imagenet_logits[:, np.asarray(IMAGENET_DOG_INDICES)])
     index = imagenet_index[top]
     agreement = np.where(index >= 0, imagenet_logits[np.arange(len(top)), np.maximum(index, 0)] - log_norm, np.nan)
     return np.stack([log_probability, energy, agreement], axis=1)
@@ -79,8 +75,7 @@ def familiarity_inputs(
 
 def familiarity(inputs: np.ndarray, open_set: OpenSet) -> np.ndarray:
     """How much each photo looks like a breed the model knows, from 0 to 1 (NaN where it cannot tell)."""
-    z = inputs @ np.asarray(open_set.weights) + open_set.bias
-    return 1 / (1 + np.exp(-np.clip(z, -60, 60)))
+    return sigmoid(inputs @ np.asarray(open_set.weights) + open_set.bias)
 
 
 def judge(

@@ -24,7 +24,6 @@ from PIL import Image
 
 from dogbreeds.core.errors import ModelCardError
 from dogbreeds.core.i18n import _
-from dogbreeds.core.metrics import softmax
 from dogbreeds.core.transforms import normalise_pixels
 from dogbreeds.inference.predictor import BatchOutput, Predictor
 
@@ -145,7 +144,7 @@ class Explainer:
         n = len(images)
         if len(cams) == 2 * n:  # the photos, then their mirror images: flip the mirrors' maps back
             cams = (cams[:n] + cams[n:, :, ::-1]) / 2
-        elif self._needs_mirror(raw):  # a one-view model's second pass, as the Predictor makes it
+        elif self.predictor.needs_mirror(raw["breed_logits"]).all():  # a one-view model's second pass, as predicted
             with self.lock:
                 again = dict(zip(names, self.session.run(names, {"images": images[..., ::-1].copy()}), strict=True))
             cams = (cams + again.pop(CAM_OUTPUT)[:, :, ::-1]) / 2
@@ -153,12 +152,6 @@ class Explainer:
         output = self.predictor.batch_output(raw)
         k = int(np.argmax(output.probabilities[0])) if breed_index is None else breed_index
         return Explanation(output, view, cams[0, :, :, k].astype(np.float32), k)
-
-    def _needs_mirror(self, raw: dict[str, np.ndarray]) -> bool:
-        card = self.predictor.card
-        return (
-            card.mirror_below > 0 and float(softmax(raw["breed_logits"] / card.temperature).max()) < card.mirror_below
-        )
 
     def explain_image(self, image: Image.Image, breed_index: int | None = None) -> Explanation:
         return self.explain_view(self.predictor.transform(image), breed_index)

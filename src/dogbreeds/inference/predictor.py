@@ -20,7 +20,7 @@ from dogbreeds.core.breeds import IMAGENET_OF
 from dogbreeds.core.card import ONNX_NAME, ModelCard, load_card
 from dogbreeds.core.errors import DogbreedsError, ModelCardError, NotFoundError
 from dogbreeds.core.i18n import _
-from dogbreeds.core.metrics import softmax
+from dogbreeds.core.metrics import below_confidence, softmax
 from dogbreeds.core.parallel import BATCH_SIZE, batched, map_ahead
 from dogbreeds.core.transforms import pixels
 from dogbreeds.core.verdicts import (
@@ -162,14 +162,20 @@ class Predictor:
         can change the answer.
         """
         out = self.runner(batch)
-        if self.card.mirror_below > 0 and "breed_logits" in out:
-            top = softmax(out["breed_logits"] / self.card.temperature).max(axis=1)
-            again = np.flatnonzero(top < self.card.mirror_below)
+        if "breed_logits" in out:
+            again = np.flatnonzero(self.needs_mirror(out["breed_logits"]))
             if len(again):
                 mirrored = self.runner(np.ascontiguousarray(batch[again, :, ::-1]))
                 for name, values in mirrored.items():
                     out[name][again] = (out[name][again] + values) / 2
         return self.batch_output(out)
+
+    def needs_mirror(self, breed_logits: np.ndarray) -> np.ndarray:
+        """Which photos of a one-pass batch get the second pass on their mirror image (the card's
+        ``mirror_below``; none for a card without it): the one rule behind the Predictor and the heat-maps."""
+        if self.card.mirror_below <= 0:
+            return np.zeros(len(breed_logits), dtype=bool)
+        return below_confidence(breed_logits, self.card.temperature, self.card.mirror_below)
 
     def batch_output(self, out: dict[str, np.ndarray]) -> BatchOutput:
         """The model's raw outputs by name -> calibrated probabilities, dog mass, logits and features."""

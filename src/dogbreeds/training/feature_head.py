@@ -23,7 +23,7 @@ from dogbreeds.core.breeds import IMAGENET_INDICES, IMAGENET_OF, NUM_BREEDS
 from dogbreeds.core.card import ONNX_NAME, ModelCard, OpenSet, save_card
 from dogbreeds.core.errors import UsageError
 from dogbreeds.core.i18n import _
-from dogbreeds.core.metrics import classification_metrics, softmax
+from dogbreeds.core.metrics import below_confidence, classification_metrics, softmax
 from dogbreeds.core.progress import progress
 from dogbreeds.core.verdicts import (
     DOG_RECALL,
@@ -331,7 +331,7 @@ def deployed_view(head: LinearHead, emb: Embeddings, temperature: float, mirror_
     under ``mirror_below``, one view for the others."""
     if emb.flipped is None:
         return emb.features
-    again = softmax(head.logits(emb.features) / temperature).max(axis=1) < mirror_below
+    again = below_confidence(head.logits(emb.features), temperature, mirror_below)
     return np.where(again[:, None], emb.averaged, emb.features)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from dogbreeds.core.card import OpenSet
 from dogbreeds.core.i18n import _
-from dogbreeds.core.metrics import softmax
+from dogbreeds.core.metrics import sigmoid, softmax
 from dogbreeds.core.verdicts import familiarity, familiarity_inputs
 from dogbreeds.training.embeddings import Embeddings
 from dogbreeds.training.linear_head import LinearHead, fit_linear_head, fit_temperature
@@ -43,7 +43,7 @@ def fit_open_set(inputs: np.ndarray, known: np.ndarray, *, iterations: int = 50)
     ridge = RIDGE * np.eye(x.shape[1])
     ridge[-1, -1] = 0.0  # the bias is not pulled
     for _step in range(iterations):
-        p = 1 / (1 + np.exp(-np.clip(x @ beta, -60, 60)))
+        p = sigmoid(x @ beta)
         gradient = x.T @ (sample_weight * (p - y)) / len(y) + ridge @ beta
         hessian = (x * (sample_weight * p * (1 - p))[:, None]).T @ x / len(y) + ridge
         step = np.linalg.solve(hessian, gradient)

@@ -21,9 +21,10 @@ from dogbreeds.catalog.review import queue_keys, row_of
 from dogbreeds.catalog.schema import photos, reviews
 from dogbreeds.core.breeds import UnknownBreedError, display_name, is_known_breed, resolve_breed, resolve_class
 from dogbreeds.core.files import printable
-from dogbreeds.core.verdicts import DOG, NOT_A_DOG, OTHER_BREED, UNREADABLE, UNSURE
 
-VERDICTS = (DOG, UNSURE, OTHER_BREED, NOT_A_DOG, UNREADABLE)
+# re-exported: the filter's choices (pages and the API read library.VERDICTS)
+from dogbreeds.core.verdicts import VERDICTS as VERDICTS
+
 REVIEW_STATES = ("reviewed", "waiting")  # a volunteer's decision recorded / in the review queue, in its order
 
 
